@@ -1,0 +1,1 @@
+"""Telephony: ARI client, call flow, media, speech, prompts."""

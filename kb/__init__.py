@@ -1,0 +1,1 @@
+"""Knowledge base: content, schema, loader, French normalisation, matcher, evaluation."""
