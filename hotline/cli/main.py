@@ -1,0 +1,17 @@
+"""The `hotline` command: one entry point, one subcommand group per concern."""
+
+from __future__ import annotations
+
+import typer
+
+from hotline.cli import bench_commands, db_commands, kb_commands, serve_command
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Citizen hotline: IVR, knowledge base, console.")
+app.add_typer(kb_commands.app, name="kb")
+app.add_typer(db_commands.app, name="db")
+app.add_typer(bench_commands.app, name="bench")
+app.command("serve")(serve_command.serve)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,328 @@
+"""The hotline's tables (SQLModel) and the read schemas the API returns.
+
+Conventions:
+- timestamps are `datetime`: SQLModel (>= 0.0.45) stores them in a `DateTime(timezone=True)` column through
+  its UTCDateTime type, rejects naive values and returns aware UTC datetimes on SQLite and PostgreSQL alike;
+- enums are the StrEnums of hotline.domain.enums, stored as their value in a plain VARCHAR (no native
+  PostgreSQL ENUM: adding a state stays a one-line change, with no ALTER TYPE migration);
+- table and column names are snake_case; constraint names follow NAMING_CONVENTION so that Alembic's batch
+  mode on SQLite can find and alter them later.
+"""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from hotline.domain.dossier import DOSSIER_LENGTH
+from hotline.domain.enums import (
+    AgentState,
+    CallbackState,
+    CallOutcome,
+    QueueEntryState,
+    TicketStatus,
+)
+
+# Explicit names for every constraint and index: SQLite batch migrations can only drop what has a name.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+# Column sizes. PostgreSQL enforces them; SQLite does not, so the Create schemas validate them too.
+ENUM_LENGTH = 32  # longest state name is "callback_requested" (18)
+PHONE_LENGTH = 32  # E.164 is at most 16 characters; room for "anonymous" or a SIP user part
+CHANNEL_ID_LENGTH = 64  # Asterisk unique ids look like "1700000000.42" or "<systemname>-1700000000.42"
+FAQ_ID_LENGTH = 128  # KB ids are "<topic>.<slug>"
+TOPIC_LENGTH = 64
+SERVICE_LENGTH = 64
+SUBJECT_LENGTH = 200
+LOGIN_LENGTH = 64
+DISPLAY_NAME_LENGTH = 128
+SIP_ENDPOINT_LENGTH = 64
+EVENT_KIND_LENGTH = 32
+REASON_LENGTH = 500
+ACTION_LENGTH = 64
+TARGET_LENGTH = 200
+
+DEFAULT_PRIORITY = 0  # higher numbers are served first; crisis topics raise it
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class StrEnumType(TypeDecorator[E], Generic[E]):
+    """A StrEnum stored as its value in a VARCHAR, read back as the enum member."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum_class: type[E], length: int = ENUM_LENGTH) -> None:
+        too_long = [member.value for member in enum_class if len(member.value) > length]
+        if too_long:
+            raise ValueError(f"{enum_class.__name__} values longer than {length}: {too_long}")
+        super().__init__(length=length)
+        self.enum_class = enum_class
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return self.enum_class(value).value  # raises ValueError on a value outside the enum
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> E | None:
+        if value is None:
+            return None
+        return self.enum_class(value)
+
+
+def utc_now() -> datetime:
+    """Now, as an aware UTC datetime (the only kind the tables accept)."""
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------------------------------------- calls
+
+
+class CallBase(SQLModel):
+    channel_id: str = Field(max_length=CHANNEL_ID_LENGTH, unique=True, index=True)
+    caller_number: str | None = Field(default=None, max_length=PHONE_LENGTH, index=True)  # None: withheld
+    called_number: str = Field(max_length=PHONE_LENGTH)
+    crisis_mode: bool = False  # crisis mode was on when the call came in
+
+
+class Call(CallBase, table=True):
+    """One phone call, from StasisStart to hangup."""
+
+    __tablename__ = "call"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = Field(default_factory=utc_now, index=True)
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    outcome: CallOutcome = Field(
+        default=CallOutcome.IN_PROGRESS, sa_type=StrEnumType(CallOutcome), index=True
+    )
+    topic: str | None = Field(default=None, max_length=TOPIC_LENGTH, index=True)
+    faq_id: str | None = Field(default=None, max_length=FAQ_ID_LENGTH)
+    transcript: str | None = Field(default=None, sa_type=Text)
+
+
+class CallCreate(CallBase):
+    started_at: datetime | None = None  # None: now
+
+
+class CallPublic(CallBase):
+    id: int
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    outcome: CallOutcome
+    topic: str | None
+    faq_id: str | None
+    transcript: str | None
+
+
+class CallEvent(SQLModel, table=True):
+    """One step of a call's timeline: stasis_start, dtmf, playback_started, matched, queued, hangup..."""
+
+    __tablename__ = "call_event"
+    __table_args__ = (Index("ix_call_event_call_id_at", "call_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: int = Field(foreign_key="call.id", ondelete="CASCADE")
+    at: datetime = Field(default_factory=utc_now)
+    kind: str = Field(max_length=EVENT_KIND_LENGTH, index=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+# -------------------------------------------------------------------------------------------- agents
+
+
+class AgentBase(SQLModel):
+    login: str = Field(max_length=LOGIN_LENGTH, unique=True, index=True)
+    display_name: str = Field(max_length=DISPLAY_NAME_LENGTH)
+    sip_endpoint: str = Field(max_length=SIP_ENDPOINT_LENGTH)  # PJSIP endpoint name, e.g. "agent-1001"
+    skills: list[str] = Field(default_factory=list, sa_type=JSON)  # KB topics the agent can take
+    active: bool = True  # False: left the team; kept for the history rows that point at it
+
+
+class Agent(AgentBase, table=True):
+    """A person who answers calls and works tickets in the console."""
+
+    __tablename__ = "agent"
+
+    id: int | None = Field(default=None, primary_key=True)
+    state: AgentState = Field(default=AgentState.OFFLINE, sa_type=StrEnumType(AgentState), index=True)
+    state_changed_at: datetime = Field(default_factory=utc_now)  # the wallboard shows time in state
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class AgentCreate(AgentBase):
+    pass
+
+
+class AgentPublic(AgentBase):
+    id: int
+    state: AgentState
+    state_changed_at: datetime
+
+
+class AgentStateChange(SQLModel, table=True):
+    """History of agent states, for occupancy and wallboard figures."""
+
+    __tablename__ = "agent_state_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int = Field(foreign_key="agent.id", ondelete="CASCADE", index=True)
+    from_state: AgentState = Field(sa_type=StrEnumType(AgentState))
+    to_state: AgentState = Field(sa_type=StrEnumType(AgentState))
+    at: datetime = Field(default_factory=utc_now, index=True)
+    reason: str | None = Field(default=None, max_length=REASON_LENGTH)
+
+
+# ------------------------------------------------------------------------------------------- tickets
+
+
+class TicketBase(SQLModel):
+    caller_phone: str | None = Field(default=None, max_length=PHONE_LENGTH, index=True)
+    subject: str = Field(max_length=SUBJECT_LENGTH)
+    faq_id: str | None = Field(default=None, max_length=FAQ_ID_LENGTH)
+    service: str | None = Field(default=None, max_length=SERVICE_LENGTH, index=True)  # owning city service
+    priority: int = DEFAULT_PRIORITY
+    needs_callback: bool = False
+
+
+class Ticket(TicketBase, table=True):
+    """A citizen's request, followed up by its dossier number."""
+
+    __tablename__ = "ticket"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_number: str = Field(max_length=DOSSIER_LENGTH, unique=True, index=True)
+    call_id: int | None = Field(default=None, foreign_key="call.id", ondelete="SET NULL", index=True)
+    status: TicketStatus = Field(default=TicketStatus.OPEN, sa_type=StrEnumType(TicketStatus), index=True)
+    assigned_agent_id: int | None = Field(
+        default=None, foreign_key="agent.id", ondelete="SET NULL", index=True
+    )
+    created_at: datetime = Field(default_factory=utc_now, index=True)
+    updated_at: datetime = Field(default_factory=utc_now)
+    resolved_at: datetime | None = None
+
+
+class TicketCreate(TicketBase):
+    call_id: int | None = None
+
+
+class TicketPublic(TicketBase):
+    id: int
+    dossier_number: str
+    call_id: int | None
+    status: TicketStatus
+    assigned_agent_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+
+
+class TicketNote(SQLModel, table=True):
+    """A note an agent adds to a ticket (author None: written by the system)."""
+
+    __tablename__ = "ticket_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", ondelete="CASCADE", index=True)
+    author_agent_id: int | None = Field(default=None, foreign_key="agent.id", ondelete="SET NULL")
+    body: str = Field(sa_type=Text)
+    at: datetime = Field(default_factory=utc_now)
+
+
+class TicketStatusChange(SQLModel, table=True):
+    """History of a ticket's statuses; from_status None is the creation."""
+
+    __tablename__ = "ticket_status_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", ondelete="CASCADE", index=True)
+    from_status: TicketStatus | None = Field(default=None, sa_type=StrEnumType(TicketStatus))
+    to_status: TicketStatus = Field(sa_type=StrEnumType(TicketStatus))
+    at: datetime = Field(default_factory=utc_now)
+    by_agent_id: int | None = Field(default=None, foreign_key="agent.id", ondelete="SET NULL")
+    reason: str | None = Field(default=None, max_length=REASON_LENGTH)
+
+
+# ------------------------------------------------------------------------------------ queue, callback
+
+
+class QueueEntry(SQLModel, table=True):
+    """One caller's stay in the waiting queue."""
+
+    __tablename__ = "queue_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: int = Field(foreign_key="call.id", ondelete="CASCADE", index=True)
+    topic: str | None = Field(default=None, max_length=TOPIC_LENGTH)
+    faq_id: str | None = Field(default=None, max_length=FAQ_ID_LENGTH)
+    priority: int = DEFAULT_PRIORITY
+    enqueued_at: datetime = Field(default_factory=utc_now, index=True)
+    position_hint: int | None = None  # position announced to the caller; the live order is computed
+    state: QueueEntryState = Field(
+        default=QueueEntryState.WAITING, sa_type=StrEnumType(QueueEntryState), index=True
+    )
+    answered_by_agent_id: int | None = Field(default=None, foreign_key="agent.id", ondelete="SET NULL")
+    left_at: datetime | None = None
+
+
+class Callback(SQLModel, table=True):
+    """A promise to call a citizen back about a ticket."""
+
+    __tablename__ = "callback"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", ondelete="CASCADE", index=True)
+    phone: str = Field(max_length=PHONE_LENGTH, index=True)
+    requested_at: datetime = Field(default_factory=utc_now)
+    due_at: datetime = Field(index=True)
+    attempts: int = 0
+    state: CallbackState = Field(
+        default=CallbackState.PENDING, sa_type=StrEnumType(CallbackState), index=True
+    )
+    done_at: datetime | None = None
+    agent_id: int | None = Field(default=None, foreign_key="agent.id", ondelete="SET NULL")
+
+
+# -------------------------------------------------------------------------------- knowledge, audit
+
+
+class UnmatchedUtterance(SQLModel, table=True):
+    """What a caller said that the matcher could not answer confidently, for the KB editors to review."""
+
+    __tablename__ = "unmatched_utterance"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: int | None = Field(default=None, foreign_key="call.id", ondelete="SET NULL", index=True)
+    text: str = Field(sa_type=Text)
+    best_faq_id: str | None = Field(default=None, max_length=FAQ_ID_LENGTH)
+    best_score: float = 0.0  # fused matcher score of best_faq_id, below the answer threshold
+    at: datetime = Field(default_factory=utc_now, index=True)
+    reviewed: bool = Field(default=False, index=True)
+    resolved_faq_id: str | None = Field(default=None, max_length=FAQ_ID_LENGTH)
+
+
+class AuditLog(SQLModel, table=True):
+    """Who did what from the supervisor screens (crisis mode, exports, KB edits)."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor: str = Field(max_length=LOGIN_LENGTH, index=True)
+    action: str = Field(max_length=ACTION_LENGTH, index=True)
+    target: str = Field(default="", max_length=TARGET_LENGTH)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    at: datetime = Field(default_factory=utc_now, index=True)
