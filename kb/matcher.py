@@ -6,7 +6,7 @@ Below the threshold the result is "no match", which the IVR turns into an offer 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -148,7 +148,11 @@ def normalize_for_embedding(text: str) -> str:
     return normalize(text)
 
 
-def build_matcher(kb: KnowledgeBase, cache_dir: Path | None = None) -> Matcher:
-    """The production matcher: USE embeddings, cached under the user's cache folder."""
+def build_matcher(kb: KnowledgeBase, threshold: float | None = None, cache_dir: Path | None = None) -> Matcher:
+    """The production matcher: USE embeddings, cached under the user's cache folder; `threshold` overrides
+    the calibrated one."""
     embedder = CachedEmbedder(UseEmbedder(), cache_dir if cache_dir is not None else default_cache_dir())
-    return Matcher(kb, embedder)
+    calibration = Calibration.load()
+    if threshold is not None:
+        calibration = replace(calibration, threshold=threshold)
+    return Matcher(kb, embedder, calibration)

@@ -47,7 +47,7 @@ def match(
     """Match an utterance (or each line of stdin with '-') to a KB entry."""
     from kb.matcher import build_matcher
 
-    matcher = build_matcher(_load(kb_path))
+    matcher = build_matcher(_load(kb_path), get_settings().match_threshold)
     lines = (line.rstrip("\n") for line in sys.stdin) if text == "-" else iter([text])
     for line in lines:
         result = matcher.match(line)
@@ -69,7 +69,7 @@ def evaluate(
     from kb import evaluation
     from kb.matcher import build_matcher
 
-    matcher = build_matcher(_load(kb_path))
+    matcher = build_matcher(_load(kb_path), get_settings().match_threshold)
     utterances = evaluation.load_utterances(file or evaluation.EVAL_FILE)
     outcomes = evaluation.run(matcher, utterances)
     c = matcher.calibration
@@ -111,7 +111,7 @@ def calibrate(
     from kb import evaluation
     from kb.matcher import build_matcher
 
-    matcher = build_matcher(_load(kb_path))
+    matcher = build_matcher(_load(kb_path), get_settings().match_threshold)
     utterances = [u for u in evaluation.load_utterances(file or evaluation.EVAL_FILE) if u.split == "calibration"]
     calibration, accuracy, false_accept = calibration_fit.fit(matcher, utterances)
     calibration = type(calibration)(

@@ -38,10 +38,6 @@ def normalize_database_url(url: str | URL) -> URL:
     return parsed
 
 
-def is_sqlite(url: str | URL) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
-
-
 def make_engine(url: str | URL, *, sqlite_foreign_keys: bool = True, echo: bool = False) -> Engine:
     """An engine for `url`, SQLite tuned for the hotline (WAL, foreign keys, busy timeout) or PostgreSQL.
 
@@ -80,6 +76,8 @@ def _make_sqlite_engine(url: URL, *, foreign_keys: bool, echo: bool) -> Engine:
         finally:
             cursor.close()
 
+    # A deferred BEGIN keeps readers from ever blocking. A transaction that reads and then writes can
+    # still get "database is locked" if another writer committed in between: keep write units short.
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN")
@@ -126,14 +124,12 @@ def upgrade_database(url: str | URL, revision: str = "head") -> None:
             config = alembic_config(url)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
-            if engine.dialect.name == "sqlite":
-                _check_sqlite_foreign_keys(connection)
     finally:
         engine.dispose()
 
 
-def _check_sqlite_foreign_keys(connection: Connection) -> None:
-    """Foreign keys were off during the migration: make sure no rebuilt table left a dangling reference."""
+def check_sqlite_foreign_keys(connection: Connection) -> None:
+    """Foreign keys are off during migrations (see make_engine): check no rebuilt table left a dangling one."""
     violations = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     if violations:
         raise RuntimeError(f"migration left foreign key violations: {violations[:10]}")

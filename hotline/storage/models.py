@@ -106,9 +106,7 @@ class Call(CallBase, table=True):
     started_at: datetime = Field(default_factory=utc_now, index=True)
     answered_at: datetime | None = None
     ended_at: datetime | None = None
-    outcome: CallOutcome = Field(
-        default=CallOutcome.IN_PROGRESS, sa_type=StrEnumType(CallOutcome), index=True
-    )
+    outcome: CallOutcome = Field(default=CallOutcome.IN_PROGRESS, sa_type=StrEnumType(CallOutcome), index=True)
     topic: str | None = Field(default=None, max_length=TOPIC_LENGTH, index=True)
     faq_id: str | None = Field(default=None, max_length=FAQ_ID_LENGTH)
     transcript: str | None = Field(default=None, sa_type=Text)
@@ -208,9 +206,7 @@ class Ticket(TicketBase, table=True):
     dossier_number: str = Field(max_length=DOSSIER_LENGTH, unique=True, index=True)
     call_id: int | None = Field(default=None, foreign_key="call.id", ondelete="SET NULL", index=True)
     status: TicketStatus = Field(default=TicketStatus.OPEN, sa_type=StrEnumType(TicketStatus), index=True)
-    assigned_agent_id: int | None = Field(
-        default=None, foreign_key="agent.id", ondelete="SET NULL", index=True
-    )
+    assigned_agent_id: int | None = Field(default=None, foreign_key="agent.id", ondelete="SET NULL", index=True)
     created_at: datetime = Field(default_factory=utc_now, index=True)
     updated_at: datetime = Field(default_factory=utc_now)
     resolved_at: datetime | None = None
@@ -272,9 +268,7 @@ class QueueEntry(SQLModel, table=True):
     priority: int = DEFAULT_PRIORITY
     enqueued_at: datetime = Field(default_factory=utc_now, index=True)
     position_hint: int | None = None  # position announced to the caller; the live order is computed
-    state: QueueEntryState = Field(
-        default=QueueEntryState.WAITING, sa_type=StrEnumType(QueueEntryState), index=True
-    )
+    state: QueueEntryState = Field(default=QueueEntryState.WAITING, sa_type=StrEnumType(QueueEntryState), index=True)
     answered_by_agent_id: int | None = Field(default=None, foreign_key="agent.id", ondelete="SET NULL")
     left_at: datetime | None = None
 
@@ -290,9 +284,7 @@ class Callback(SQLModel, table=True):
     requested_at: datetime = Field(default_factory=utc_now)
     due_at: datetime = Field(index=True)
     attempts: int = 0
-    state: CallbackState = Field(
-        default=CallbackState.PENDING, sa_type=StrEnumType(CallbackState), index=True
-    )
+    state: CallbackState = Field(default=CallbackState.PENDING, sa_type=StrEnumType(CallbackState), index=True)
     done_at: datetime | None = None
     agent_id: int | None = Field(default=None, foreign_key="agent.id", ondelete="SET NULL")
 

@@ -40,7 +40,7 @@ class AppState:
     @property
     def matcher(self) -> Matcher:
         if self._matcher is None:
-            self._matcher = build_matcher(self.kb)
+            self._matcher = build_matcher(self.kb, self.settings.match_threshold)
         return self._matcher
 
 

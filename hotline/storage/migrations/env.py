@@ -2,7 +2,7 @@
 
 Called two ways:
 - by hotline.storage.db.upgrade_database, which passes an open connection in config.attributes;
-- by the `alembic` command with /work/main/alembic.ini, which opens its own engine.
+- by the `alembic` command with the top-level alembic.ini, which opens its own engine.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
 from hotline.storage import models  # registers the tables on SQLModel.metadata
-from hotline.storage.db import make_engine, normalize_database_url
+from hotline.storage.db import check_sqlite_foreign_keys, make_engine, normalize_database_url
 
 config = context.config
 target_metadata: MetaData = SQLModel.metadata
-assert models.Ticket.__table__ is not None  # keeps the import above meaningful to linters
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
@@ -39,9 +38,9 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
 
 def _skip_empty_revision(context_: Any, revision: Any, directives: list[MigrationScript]) -> None:
     """`alembic revision --autogenerate` with no model change writes no file."""
-    if getattr(config.cmd_opts, "autogenerate", False) and directives[0].upgrade_ops is not None:
-        if directives[0].upgrade_ops.is_empty():
-            directives[:] = []
+    upgrade_ops = directives[0].upgrade_ops
+    if getattr(config.cmd_opts, "autogenerate", False) and upgrade_ops is not None and upgrade_ops.is_empty():
+        directives[:] = []
 
 
 CONFIGURE_OPTIONS: dict[str, Any] = {
@@ -78,6 +77,8 @@ def run_with_connection(connection: Connection) -> None:
     context.configure(connection=connection, **CONFIGURE_OPTIONS)
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            check_sqlite_foreign_keys(connection)
 
 
 def run_online() -> None:
