@@ -63,9 +63,17 @@ class Row:
     p99_ms: float
 
 
-def measure(kb: KnowledgeBase, queries: list[str], sizes: tuple[int, ...] = SIZES) -> list[Row]:
+def model_memory_mb() -> tuple[CachedEmbedder, float]:
+    """The sentence encoder, and what loading it and a first sentence cost in RSS."""
+    before = _rss_mb()
     embedder = CachedEmbedder(UseEmbedder(), None)  # no disk cache: the build time includes embedding
     embedder.encode(["préchauffage"])
+    return embedder, _rss_mb() - before
+
+
+def measure(
+    kb: KnowledgeBase, queries: list[str], embedder: CachedEmbedder, sizes: tuple[int, ...] = SIZES
+) -> list[Row]:
     rows = []
     for size in sizes:
         big = scaled_kb(kb, size)
@@ -101,3 +109,17 @@ def format_table(rows: list[Row], queries: int) -> str:
             f"{r.variants:>9}{r.entries:>9}{r.build_s:>9.2f}{r.memory_mb:>9.1f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
         )
     return "\n".join(lines)
+
+
+def time_cli_contract(lines: list[str], cache_dir: str) -> float:
+    """Wall time of `hotline kb match --json -` over the lines, model loading included."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XDG_CACHE_HOME": cache_dir}
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "kb", "match", "--json", "-"],
+        input="\n".join(lines) + "\n", capture_output=True, text=True, env=env, check=True,
+    )
+    return time.perf_counter() - start

@@ -120,3 +120,41 @@ def load_kb(folder: Path) -> KnowledgeBase:
     if errors:
         raise KbInvalid(errors)
     return KnowledgeBase(tuple(entries))
+
+
+OUT_OF_SCOPE_FILE = Path(__file__).with_name("out_of_scope.yaml")
+MIN_OUT_OF_SCOPE_EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class OutOfScopeGroup:
+    """Examples of one kind of request the city does not handle (or talk that is no request)."""
+
+    name: str
+    examples: tuple[str, ...]
+
+
+def load_out_of_scope(path: Path = OUT_OF_SCOPE_FILE) -> tuple[OutOfScopeGroup, ...]:
+    """The out-of-scope examples; raises KbInvalid with the file, group and reason."""
+    name = path.name
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise KbInvalid([KbError(name, None, None, f"cannot read: {exc}")]) from exc
+    groups_raw = raw.get("groups") if isinstance(raw, dict) else None
+    if not isinstance(groups_raw, list):
+        raise KbInvalid([KbError(name, None, "groups", "expected a list of groups")])
+    errors: list[KbError] = []
+    groups: list[OutOfScopeGroup] = []
+    for index, group in enumerate(groups_raw, start=1):
+        label = str(group.get("name")) if isinstance(group, dict) and group.get("name") else f"group #{index}"
+        examples = group.get("examples") if isinstance(group, dict) else None
+        if not isinstance(examples, list) or not all(isinstance(e, str) and e.strip() for e in examples):
+            errors.append(KbError(name, label, "examples", "expected a list of non-empty sentences"))
+        elif len(examples) < MIN_OUT_OF_SCOPE_EXAMPLES:
+            errors.append(KbError(name, label, "examples", f"at least {MIN_OUT_OF_SCOPE_EXAMPLES} examples"))
+        else:
+            groups.append(OutOfScopeGroup(label, tuple(examples)))
+    if errors:
+        raise KbInvalid(errors)
+    return tuple(groups)

@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from kb.embeddings import CachedEmbedder, Embedder, UseEmbedder, default_cache_dir
 from kb.lexical import EntryTexts, LexicalIndex
-from kb.loader import KnowledgeBase
+from kb.loader import KnowledgeBase, OutOfScopeGroup, load_out_of_scope
 from kb.normalize import normalize
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
@@ -29,6 +29,8 @@ class Calibration:
     lexical_weight: float = 0.3
     keyword_weight: float = 0.1
     threshold: float = 0.5
+    # An out-of-scope group beating the best entry by this much (or more) means "no match".
+    out_of_scope_margin: float = 0.0
     fitted_on: str = "defaults"
 
     @classmethod
@@ -68,15 +70,21 @@ class MatchResult:
 
 @dataclass(frozen=True)
 class Features:
-    """Per-entry scores for one utterance, before fusion (used by calibration)."""
+    """Per-target scores for one utterance, before fusion (used by calibration). Targets are the KB entries
+    followed by the out-of-scope groups."""
 
     semantic: npt.NDArray[np.float32]
     lexical: npt.NDArray[np.float32]
     keyword: npt.NDArray[np.float32]
 
 
-def entry_sentences(kb: KnowledgeBase) -> list[list[str]]:
-    return [[*e.questions, e.title] for e in kb.entries]
+@dataclass(frozen=True)
+class Decision:
+    """Where the fused scores point: the best entry, its score, and whether it is accepted."""
+
+    best_entry: int
+    score: float
+    accepted: bool
 
 
 class Matcher:
@@ -87,15 +95,18 @@ class Matcher:
         kb: KnowledgeBase,
         embedder: Embedder | CachedEmbedder,
         calibration: Calibration | None = None,
+        out_of_scope: tuple[OutOfScopeGroup, ...] = (),
     ) -> None:
         self.kb = kb
         self.ids = kb.ids()
+        self.out_of_scope = out_of_scope
         self.calibration = calibration or Calibration.load()
         self.embedder = embedder
-        sentences = entry_sentences(kb)
-        self.lexical = LexicalIndex(
-            [EntryTexts(s, [*e.keywords, *e.synonyms]) for s, e in zip(sentences, kb.entries, strict=True)]
-        )
+        targets = [EntryTexts([*e.questions, e.title], [*e.keywords, *e.synonyms]) for e in kb.entries]
+        targets += [EntryTexts(list(g.examples), []) for g in out_of_scope]
+        sentences = [t.sentences for t in targets]
+        # Out-of-scope examples share the IDF: a word like "caf" is known, and known to point elsewhere.
+        self.lexical = LexicalIndex(targets)
         flat = [normalize_for_embedding(t) for texts in sentences for t in texts]
         # Variants are stored entry by entry, so an entry's best variant is a reduceat over its slice.
         self._starts = np.cumsum([0] + [len(t) for t in sentences[:-1]]).astype(np.intp)
@@ -112,7 +123,7 @@ class Matcher:
         normalized = normalize(text)
         lexical, keyword = self.lexical.scores(normalized)
         if not normalized:
-            semantic = np.zeros(len(self.ids), dtype=np.float32)
+            semantic = np.zeros(self.lexical.entry_count, dtype=np.float32)
         else:
             query = self.embedder.encode([normalize_for_embedding(text)])[0]
             similarity = self._variants @ query
@@ -128,17 +139,25 @@ class Matcher:
         )
         return fused
 
+    def decide(self, fused: npt.NDArray[np.float32]) -> Decision:
+        """Accept the best entry if it clears the threshold and no out-of-scope group beats it."""
+        entries = fused[: len(self.ids)]
+        best = int(entries.argmax())
+        score = float(entries[best])
+        accepted = score >= self.calibration.threshold
+        if accepted and len(fused) > len(entries):
+            accepted = float(fused[len(entries) :].max()) < score + self.calibration.out_of_scope_margin
+        return Decision(best, score, accepted)
+
     def match(self, text: str) -> MatchResult:
         fused = self.fuse(self.features(text))
-        order = np.argsort(-fused)[: ALTERNATIVES + 1]
-        best = int(order[0])
-        best_score = float(fused[best])
-        accepted = best_score >= self.calibration.threshold
-        rest = order[1:] if accepted else order[:ALTERNATIVES]
+        decision = self.decide(fused)
+        order = np.argsort(-fused[: len(self.ids)])[: ALTERNATIVES + 1]
+        rest = order[1:] if decision.accepted else order[:ALTERNATIVES]
         return MatchResult(
             text=text,
-            faq_id=self.ids[best] if accepted else None,
-            score=best_score,
+            faq_id=self.ids[decision.best_entry] if decision.accepted else None,
+            score=decision.score,
             alternatives=[Candidate(self.ids[int(i)], float(fused[int(i)])) for i in rest],
         )
 
@@ -155,4 +174,4 @@ def build_matcher(kb: KnowledgeBase, threshold: float | None = None, cache_dir: 
     calibration = Calibration.load()
     if threshold is not None:
         calibration = replace(calibration, threshold=threshold)
-    return Matcher(kb, embedder, calibration)
+    return Matcher(kb, embedder, calibration, load_out_of_scope())

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kb.loader import KnowledgeBase
+from kb.loader import KnowledgeBase, OutOfScopeGroup
 from kb.matcher import Calibration, Features, Matcher
 from kb.schema import Entry
 
@@ -81,3 +81,32 @@ def test_json_contract(matcher: Matcher) -> None:
     assert set(data) == {"text", "faq_id", "score", "alternatives"}
     assert data["faq_id"] == "mairie.horaires"
     assert all(set(a) == {"faq_id", "score"} for a in data["alternatives"])  # type: ignore[attr-defined]
+
+
+def test_out_of_scope_group_beating_the_best_entry_is_no_match() -> None:
+    kb = KnowledgeBase(
+        (_entry("sport.piscine", ["horaires piscine", "piscine ouverte", "prix piscine", "cours piscine",
+                                  "piscine enfants"]),)
+    )
+    pizzeria = OutOfScopeGroup("pizzeria", ("pizzeria ouverte", "horaires pizzeria", "livraison pizzeria"))
+    calibration = Calibration(0.5, 0.5, 0.0, threshold=0.1)
+    with_group = Matcher(kb, KeywordEmbedder(), calibration, (pizzeria,))
+    without = Matcher(kb, KeywordEmbedder(), calibration)
+    assert without.match("la pizzeria est ouverte").faq_id == "sport.piscine"  # low threshold: accepted
+    result = with_group.match("la pizzeria est ouverte")
+    assert result.faq_id is None
+    assert [c.faq_id for c in result.alternatives] == ["sport.piscine"]  # alternatives are entries only
+    assert with_group.match("la piscine est ouverte").faq_id == "sport.piscine"
+
+
+def test_margin_lets_an_entry_win_a_near_tie() -> None:
+    kb = KnowledgeBase(
+        (_entry("sport.piscine", ["horaires piscine", "piscine ouverte", "prix piscine", "cours piscine",
+                                  "piscine enfants"]),)
+    )
+    group = OutOfScopeGroup("autre", ("piscine privee", "piscine du camping", "piscine hotel"))
+    m = Matcher(kb, KeywordEmbedder(), Calibration(1.0, 0.0, 0.0, threshold=0.1, out_of_scope_margin=0.0), (group,))
+    fused = np.array([0.70, 0.72], dtype=np.float32)
+    assert not m.decide(fused).accepted
+    m.calibration = Calibration(1.0, 0.0, 0.0, threshold=0.1, out_of_scope_margin=0.05)
+    assert m.decide(fused).accepted

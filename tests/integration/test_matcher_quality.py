@@ -1,0 +1,60 @@
+"""The real matcher (real sentence encoder, shipped KB) on the labelled set: a guard against regressions.
+
+The product targets are ≥ 92 % top-1 on in-scope utterances and ≤ 5 % false accepts out of scope. The
+guard is on the held-out half, which calibration never sees.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hotline.settings import DEFAULT_KB_PATH
+from kb import calibrate, evaluation
+from kb.loader import load_kb
+from kb.matcher import Matcher, build_matcher
+
+TOP1_TARGET = 0.92
+FALSE_ACCEPT_TARGET = 0.05
+
+
+@pytest.fixture(scope="module")
+def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+    return build_matcher(load_kb(DEFAULT_KB_PATH), cache_dir=tmp_path_factory.mktemp("emb"))
+
+
+@pytest.fixture(scope="module")
+def utterances() -> list[evaluation.Utterance]:
+    return evaluation.load_utterances()
+
+
+def test_eval_set_shape(utterances: list[evaluation.Utterance]) -> None:
+    in_scope = [u for u in utterances if u.expected]
+    assert len(utterances) >= 400
+    assert len(utterances) - len(in_scope) >= 60
+    ids = load_kb(DEFAULT_KB_PATH).ids()
+    assert all(u.expected in ids for u in in_scope)
+
+
+def test_held_out_accuracy_and_false_accepts(matcher: Matcher, utterances: list[evaluation.Utterance]) -> None:
+    held_out = [u for u in utterances if u.split == "held-out"]
+    report = evaluation.summarise(evaluation.run(matcher, held_out))
+    assert report.top1 >= TOP1_TARGET, f"top-1 {report.top1:.1%} on {report.in_scope} held-out utterances"
+    assert report.false_accept_rate <= FALSE_ACCEPT_TARGET, f"false accepts {report.false_accept_rate:.1%}"
+
+
+def test_calibration_keeps_false_accepts_under_target(
+    matcher: Matcher, utterances: list[evaluation.Utterance]
+) -> None:
+    half = [u for u in utterances if u.split == "calibration"]
+    calibration, accuracy, false_accepts = calibrate.fit(matcher, half)
+    assert false_accepts <= calibrate.TARGET_FALSE_ACCEPT
+    assert abs(calibration.semantic_weight + calibration.lexical_weight + calibration.keyword_weight - 1) < 1e-6
+    # The fitted calibration reproduces its own figures when the matcher uses it.
+    matcher_before = matcher.calibration
+    matcher.calibration = calibration
+    try:
+        report = evaluation.summarise(evaluation.run(matcher, half))
+    finally:
+        matcher.calibration = matcher_before
+    assert report.top1 == pytest.approx(accuracy)
+    assert report.false_accept_rate == pytest.approx(false_accepts)
