@@ -34,6 +34,26 @@ class Settings(BaseSettings):
     ari_password: SecretStr = Field(SecretStr("hotline"), description="ARI password (ari.conf).")
     ari_app: str = Field("hotline", description="Stasis application name used in the dialplan.")
     toll_free_number: str = Field("0800123456", description="The numéro vert the dialplan routes to the app.")
+    sip_bind: str = Field("127.0.0.1:5060", description="Where Asterisk listens for SIP (UDP).")
+    sip_agents: dict[str, str] = Field(
+        default_factory=lambda: {"agent1": "agent1pw", "agent2": "agent2pw", "agent3": "agent3pw"},
+        description='Agent SIP endpoints and their digest passwords, as JSON: {"agent1": "secret", ...}.',
+    )
+    asterisk_root: Path = Field(
+        Path("/var/cache/hotline/asterisk-root"),
+        description="Debian sid chroot holding Asterisk 22 for the local sandbox (built on first `asterisk up`).",
+    )
+    asterisk_tarball: Path = Field(
+        Path("/var/cache/hotline/asterisk-sid.tar.zst"),
+        description="Cached archive of the sandbox chroot, restored in seconds when the folder is missing.",
+    )
+    prompts_dir: Path | None = Field(
+        None,
+        description="Host folder where the app writes prompt audio (TTS cache); empty: inside the sandbox chroot.",
+    )
+    prompts_dir_in_asterisk: str = Field(
+        "/var/lib/hotline/sounds", description="The same folder as Asterisk sees it (shared volume in compose)."
+    )
 
     # Knowledge base
     kb_path: Path = Field(DEFAULT_KB_PATH, description="Folder of KB YAML files, one file per topic.")
@@ -49,6 +69,12 @@ class Settings(BaseSettings):
 
     # Locale
     timezone: str = Field("Europe/Paris", description="Time zone for opening hours, reports and dashboards.")
+
+    def effective_prompts_dir(self) -> Path:
+        """Where generated prompt audio goes on this host."""
+        if self.prompts_dir is not None:
+            return self.prompts_dir
+        return self.asterisk_root / self.prompts_dir_in_asterisk.lstrip("/")
 
     def effective_database_url(self) -> str:
         """The database URL in use: the configured one, or the embedded SQLite file."""
