@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     prompts_dir_in_asterisk: str = Field(
         "/var/lib/hotline/sounds", description="The same folder as Asterisk sees it (shared volume in compose)."
     )
+    fallback_queue_seconds: int = Field(
+        45,
+        ge=1,
+        description="When the app is down: how long the dialplan's fallback queue rings the agents before "
+        "asking the caller to leave a message.",
+    )
 
     # Knowledge base
     kb_path: Path = Field(DEFAULT_KB_PATH, description="Folder of KB YAML files, one file per topic.")

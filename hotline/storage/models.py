@@ -206,6 +206,8 @@ class Ticket(TicketBase, table=True):
     dossier_number: str = Field(max_length=DOSSIER_LENGTH, unique=True, index=True)
     call_id: int | None = Field(default=None, foreign_key="call.id", ondelete="SET NULL", index=True)
     status: TicketStatus = Field(default=TicketStatus.OPEN, sa_type=StrEnumType(TicketStatus), index=True)
+    # How the call behind the ticket ended (None: a ticket not born from a call).
+    outcome: CallOutcome | None = Field(default=None, sa_type=StrEnumType(CallOutcome), index=True)
     assigned_agent_id: int | None = Field(default=None, foreign_key="agent.id", ondelete="SET NULL", index=True)
     created_at: datetime = Field(default_factory=utc_now, index=True)
     updated_at: datetime = Field(default_factory=utc_now)
@@ -221,6 +223,7 @@ class TicketPublic(TicketBase):
     dossier_number: str
     call_id: int | None
     status: TicketStatus
+    outcome: CallOutcome | None
     assigned_agent_id: int | None
     created_at: datetime
     updated_at: datetime

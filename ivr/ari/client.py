@@ -1,0 +1,188 @@
+"""A thin, typed client for Asterisk's REST Interface: REST calls over httpx, events over a WebSocket.
+
+Ids are chosen by the caller (playback, bridge and channel ids), so a listener can be registered before the
+POST: ARI may send the event before it answers the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+import websockets
+
+log = logging.getLogger(__name__)
+
+# A REST call that takes longer than this means Asterisk is in trouble; the call flow must not hang on it.
+REST_TIMEOUT_S = 5.0
+# Reconnect backoff: quick first retries (a restart of Asterisk takes about a second), capped so a long
+# outage does not spin.
+RECONNECT_FIRST_DELAY_S = 0.2
+RECONNECT_MAX_DELAY_S = 5.0
+# Concurrent REST connections to Asterisk; each counts against http.conf's sessionlimit.
+MAX_REST_CONNECTIONS = 50
+
+AriEvent = dict[str, Any]
+# Not an ARI event: what `event_stream` yields first, once the socket is open.
+CONNECTED = "HotlineSocketConnected"
+
+
+class AriError(Exception):
+    """ARI answered with an error status."""
+
+    def __init__(self, method: str, path: str, status: int, body: str) -> None:
+        self.status = status
+        self.body = body
+        super().__init__(f"ARI {method} {path} -> {status}: {body[:200]}")
+
+
+@dataclass(frozen=True)
+class AriConfig:
+    base_url: str  # e.g. http://127.0.0.1:8088/ari
+    user: str
+    password: str
+    app: str
+
+    def events_url(self) -> str:
+        parts = urlsplit(self.base_url.rstrip("/"))
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        query = f"app={quote(self.app)}&subscribeAll=false&api_key={quote(self.user)}:{quote(self.password)}"
+        return urlunsplit((scheme, parts.netloc, parts.path + "/events", query, ""))
+
+
+class AriClient:
+    """REST side. One shared httpx client with keep-alive connections."""
+
+    def __init__(self, config: AriConfig, http: httpx.AsyncClient | None = None) -> None:
+        self.config = config
+        self._http = http or httpx.AsyncClient(
+            base_url=config.base_url.rstrip("/"),
+            auth=(config.user, config.password),
+            timeout=REST_TIMEOUT_S,
+            limits=httpx.Limits(max_connections=MAX_REST_CONNECTIONS, max_keepalive_connections=MAX_REST_CONNECTIONS),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self, method: str, path: str, params: Sequence[tuple[str, str]] | dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Any:
+        response = await self._http.request(method, path, params=params, json=body)
+        if response.status_code >= 400:
+            raise AriError(method, path, response.status_code, response.text)
+        if not response.content:
+            return None
+        return response.json()
+
+    # --- system
+    async def info(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", "/asterisk/info")
+        return result
+
+    async def application(self) -> dict[str, Any]:
+        """The app's subscriptions: channel_ids and bridge_ids still held (used to resync on reconnect)."""
+        result: dict[str, Any] = await self.request("GET", f"/applications/{quote(self.config.app)}")
+        return result
+
+    # --- channels
+    async def channels(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.request("GET", "/channels")
+        return result
+
+    async def answer(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{quote(channel_id)}/answer")
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        await self.request("DELETE", f"/channels/{quote(channel_id)}", {"reason": reason})
+
+    async def play(self, channel_id: str, playback_id: str, media: Sequence[str], lang: str = "fr") -> None:
+        params = [("media", m) for m in media] + [("lang", lang)]
+        await self.request("POST", f"/channels/{quote(channel_id)}/play/{quote(playback_id)}", params)
+
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
+        await self.request("POST", f"/channels/{quote(channel_id)}/variable", {"variable": name, "value": value})
+
+    # --- playbacks
+    async def playback(self, playback_id: str) -> dict[str, Any] | None:
+        """The playback, or None when it no longer exists (finished)."""
+        try:
+            result: dict[str, Any] = await self.request("GET", f"/playbacks/{quote(playback_id)}")
+        except AriError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return result
+
+    async def stop_playback(self, playback_id: str) -> None:
+        try:
+            await self.request("DELETE", f"/playbacks/{quote(playback_id)}")
+        except AriError as exc:
+            if exc.status != 404:  # already finished: nothing to stop
+                raise
+
+    # --- bridges
+    async def bridges(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.request("GET", "/bridges")
+        return result
+
+    async def create_bridge(self, bridge_id: str, bridge_type: str = "mixing") -> None:
+        await self.request("POST", f"/bridges/{quote(bridge_id)}", {"type": bridge_type})
+
+    async def add_channel(self, bridge_id: str, channel_id: str) -> None:
+        await self.request("POST", f"/bridges/{quote(bridge_id)}/addChannel", {"channel": channel_id})
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        try:
+            await self.request("DELETE", f"/bridges/{quote(bridge_id)}")
+        except AriError as exc:
+            if exc.status != 404:
+                raise
+
+
+async def event_stream(config: AriConfig) -> AsyncIterator[AriEvent]:
+    """Events of one WebSocket connection, until it closes (the caller reconnects)."""
+    async with websockets.connect(config.events_url(), open_timeout=REST_TIMEOUT_S, max_size=2**22) as ws:
+        yield {"type": CONNECTED}
+        async for message in ws:
+            if isinstance(message, bytes):
+                message = message.decode("utf-8")
+            yield json.loads(message)
+
+
+async def run_events(
+    config: AriConfig,
+    handle: Callable[[AriEvent], Awaitable[None]],
+    on_connected: Callable[[], Awaitable[None]],
+    on_disconnected: Callable[[], Awaitable[None]],
+    stream: Callable[[AriConfig], AsyncIterator[AriEvent]] = event_stream,
+) -> None:
+    """Keep the app registered: connect, resync, dispatch events; on loss, back off and reconnect. Forever."""
+    delay = RECONNECT_FIRST_DELAY_S
+    while True:
+        connected = False
+        try:
+            async for event in stream(config):
+                if event.get("type") == CONNECTED:
+                    connected = True
+                    delay = RECONNECT_FIRST_DELAY_S
+                    await on_connected()
+                else:
+                    await handle(event)
+            log.warning("ARI events socket closed")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # any failure of the socket means: reconnect
+            log.warning("ARI events socket failed: %s", exc)
+        if connected:
+            await on_disconnected()
+        await asyncio.sleep(delay * (0.75 + random.random() / 2))  # jitter: many apps do not retry in step
+        delay = min(delay * 2, RECONNECT_MAX_DELAY_S)

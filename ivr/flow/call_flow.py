@@ -1,0 +1,656 @@
+"""One call through the IVR, as explicit states with a handler per event. Pure: events in, commands out.
+
+The ARI adapter owns the clock and the I/O. It executes the commands that `CallFlow.handle` returns, in order,
+and feeds back what happened (keys, finished playbacks, fired timers, answers to lookups and ticket creation).
+
+Rules that hold in every state:
+- '0' reaches a person. The one exception is during dossier entry once a digit is typed, where 0 is part of
+  the number; a dossier number never starts with 0, so a first 0 still means "a person".
+- '*' plays the state's prompt again (and, during dossier entry, starts the number again).
+- Other keys are ignored while a non-interruptible prompt plays (an answer, a status, a goodbye).
+- A failure (no input, invalid key, speech not understood, wrong dossier number) is reprompted at most
+  MAX_REPROMPTS times in a state; the next one goes to a person.
+- A PlaybackFinished or TimerFired that is not the current one is stale and ignored.
+- After the caller hangs up, the flow only records the hangup and the outcome; after ENDED it says nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import assert_never
+
+from hotline.domain.dossier import DOSSIER_LENGTH, parse
+from hotline.domain.enums import CallOutcome
+from ivr.flow.commands import (
+    CancelTimer,
+    Command,
+    CreateTicket,
+    Digits,
+    FaqAnswer,
+    Hangup,
+    LookupTicket,
+    Media,
+    Play,
+    Prompt,
+    RecordEvent,
+    RecordValue,
+    Say,
+    SetOutcome,
+    StartTimer,
+    StopPlayback,
+)
+from ivr.flow.events import (
+    CallerHungUp,
+    CallStarted,
+    DtmfReceived,
+    Event,
+    PlaybackFinished,
+    SpeechRecognized,
+    TicketCreated,
+    TicketLookedUp,
+    TimerFired,
+)
+from ivr.flow.menu import DOSSIER_TARGET, Menu
+from ivr.flow.prompts import ticket_status_key
+from kb.schema import Action
+
+# ---- Thresholds. Each reason in one line.
+# After a prompt ends: long enough for an elderly caller to find the key, short enough not to sound like a dead line.
+NO_INPUT_TIMEOUT_S = 7.0
+# Before the first digit of a dossier number: the caller may have to find the letter or the SMS first.
+DOSSIER_FIRST_DIGIT_TIMEOUT_S = 10.0
+# Between two digits: a number is read off paper one digit at a time; longer means the caller stopped typing.
+DOSSIER_INTER_DIGIT_TIMEOUT_S = 6.0
+# Reprompts per state; after that a person does better than a third identical question (French practice: 2).
+MAX_REPROMPTS = 2
+# A lookup or ticket creation unanswered after this has failed; the caller must not wait in silence.
+OPERATION_TIMEOUT_S = 8.0
+# Hang up even if the goodbye's PlaybackFinished is lost: the city pays every minute of a numéro vert.
+GOODBYE_GUARD_S = 30.0
+# Keys kept during dossier entry; further ones are dropped (such a number is wrong anyway), so memory is bounded.
+MAX_TYPED_DIGITS = 2 * DOSSIER_LENGTH
+
+# ---- Keys.
+KEY_HUMAN = "0"
+KEY_REPEAT = "*"
+KEY_SUBMIT = "#"
+KEY_YES = "1"
+KEY_NO = "2"
+KEY_BACK_TO_MENU = "1"
+NUMBER_KEYS = frozenset("0123456789")
+DTMF_KEYS = NUMBER_KEYS | {KEY_REPEAT, KEY_SUBMIT}
+
+
+class CallState(StrEnum):
+    GREETING = "greeting"  # welcome (and crisis pre-announcement); a menu key typed ahead is taken
+    MENU = "menu"  # the main menu: a key or, once wired, a few words
+    FAQ_ANSWER = "faq_answer"  # reading a knowledge-base answer
+    CONFIRM = "confirm"  # "did this answer help you?" 1 yes, 2 no
+    DOSSIER_ENTRY = "dossier_entry"  # typing a dossier number, then #
+    DOSSIER_RESULT = "dossier_result"  # looking the dossier up, reading its status, then "anything else?"
+    HUMAN = "human"  # the person path (a queue stub for now): ticket with a callback
+    GOODBYE = "goodbye"  # last words, then hang up
+    ENDED = "ended"  # nothing more happens
+
+
+class HandoffReason(StrEnum):
+    """Why the call went to a person: the `reason` of the ticket."""
+
+    CALLER_ASKED = "caller_asked"  # pressed 0
+    TRANSFER = "transfer"  # the entry's action is transfer
+    REPORT = "report"  # the entry takes a report for the owning service
+    CALLBACK = "callback"  # the entry offers a callback by the owning service
+    NOT_HELPED = "not_helped"  # answered 2 to "did this answer help you?"
+    RETRIES_EXHAUSTED = "retries_exhausted"  # too many no-inputs, invalid keys or misunderstandings
+    LOOKUP_FAILED = "lookup_failed"  # the dossier lookup did not answer, or answered nonsense
+
+
+class Failure(StrEnum):
+    """What went wrong in a step; the value is the prompt key played before the step's prompt again."""
+
+    NO_INPUT = "no_input"
+    INVALID = "invalid"
+    NO_MATCH = "no_match"
+    DOSSIER_INVALID = "dossier_invalid"
+    DOSSIER_INCOMPLETE = "dossier_incomplete"
+    DOSSIER_NOT_FOUND = "dossier_not_found"
+
+
+class _TimerKind(StrEnum):
+    NO_INPUT = "no_input"
+    FIRST_DIGIT = "first_digit"
+    INTER_DIGIT = "inter_digit"
+    OPERATION = "operation"
+    GOODBYE_GUARD = "goodbye_guard"
+
+
+class _ResultPhase(StrEnum):
+    LOOKUP = "lookup"  # waiting for TicketLookedUp
+    STATUS = "status"  # reading the status
+    CHOICE = "choice"  # "1 for the menu, 0 for a person, or hang up"
+
+
+@dataclass(frozen=True, slots=True)
+class _Playback:
+    playback_id: str
+    interruptible: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Timer:
+    name: str
+    kind: _TimerKind
+
+
+_ACTION_HANDOFF: dict[Action, HandoffReason] = {
+    Action.TRANSFER: HandoffReason.TRANSFER,
+    Action.REPORT: HandoffReason.REPORT,
+    Action.CALLBACK: HandoffReason.CALLBACK,
+}
+
+
+class CallFlow:
+    """The IVR side of one call. Feed it events with `handle`; carry out the commands it returns, in order."""
+
+    def __init__(
+        self,
+        menu: Menu,
+        actions: Mapping[str, Action],
+        crisis_message: str | None = None,
+        speech_enabled: bool = False,
+    ) -> None:
+        """`actions`: each knowledge-base entry's action, by entry id (the flow needs no more of the KB)."""
+        missing = [c.target for c in menu.choices if c.target != DOSSIER_TARGET and c.target not in actions]
+        if missing:
+            raise ValueError(f"menu choices with no known action: {', '.join(missing)}")
+        self._choices = {choice.digit: choice.target for choice in menu.choices}
+        self._actions = dict(actions)
+        self._crisis_message = crisis_message.strip() if crisis_message and crisis_message.strip() else None
+        self._speech_enabled = speech_enabled
+
+        self._state = CallState.GREETING
+        self._started = False
+        self._outcome: CallOutcome | None = None
+        self._out: list[Command] = []
+        self._playback_counter = 0
+        self._timer_counter = 0
+        self._playback: _Playback | None = None
+        self._timer: _Timer | None = None
+        self._failures = 0  # in the current state
+        self._faq_id: str | None = None  # the entry being dealt with
+        self._digits: list[str] = []  # dossier entry
+        self._result_phase = _ResultPhase.LOOKUP
+        self._lookup_dossier: str | None = None
+        self._status_media: tuple[Media, ...] = ()
+        self._handed_off = False  # the person path was taken (at most once per call)
+        self._stub_done = False
+        self._ticket_dossier: str | None = None
+        self._goodbye_media: tuple[Media, ...] = ()
+
+        self._dtmf_handlers: dict[CallState, Callable[[str], None]] = {
+            CallState.GREETING: self._dtmf_greeting,
+            CallState.MENU: self._dtmf_menu,
+            CallState.FAQ_ANSWER: self._ignore_key,
+            CallState.CONFIRM: self._dtmf_confirm,
+            CallState.DOSSIER_ENTRY: self._dtmf_dossier_entry,
+            CallState.DOSSIER_RESULT: self._dtmf_dossier_result,
+            CallState.HUMAN: self._ignore_key,
+            CallState.GOODBYE: self._ignore_key,
+            CallState.ENDED: self._ignore_key,
+        }
+        self._playback_handlers: dict[CallState, Callable[[], None]] = {
+            CallState.GREETING: self._enter_menu,
+            CallState.MENU: self._await_input,
+            CallState.FAQ_ANSWER: self._answer_played,
+            CallState.CONFIRM: self._await_input,
+            CallState.DOSSIER_ENTRY: self._dossier_prompt_played,
+            CallState.DOSSIER_RESULT: self._dossier_result_played,
+            CallState.HUMAN: self._human_stub_played,
+            CallState.GOODBYE: self._hang_up,
+            CallState.ENDED: lambda: None,
+        }
+
+    # ---- Public surface.
+
+    @property
+    def state(self) -> CallState:
+        return self._state
+
+    @property
+    def outcome(self) -> CallOutcome | None:
+        """The last outcome set (None: none yet)."""
+        return self._outcome
+
+    def handle(self, event: Event) -> list[Command]:
+        """The commands that answer `event`, in the order the adapter must carry them out."""
+        if self._state is CallState.ENDED:
+            return []
+        match event:
+            case CallStarted():
+                self._on_call_started()
+            case DtmfReceived(digit=digit):
+                self._on_dtmf(digit)
+            case PlaybackFinished(playback_id=playback_id):
+                self._on_playback_finished(playback_id)
+            case TimerFired(name=name):
+                self._on_timer(name)
+            case CallerHungUp():
+                self._on_caller_hung_up()
+            case TicketLookedUp():
+                self._on_ticket_looked_up(event)
+            case TicketCreated(dossier=dossier):
+                self._on_ticket_created(dossier)
+            case SpeechRecognized():
+                self._on_speech(event)
+            case _:
+                assert_never(event)
+        out, self._out = self._out, []
+        return out
+
+    # ---- Event handlers.
+
+    def _on_call_started(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self._play_greeting()
+
+    def _on_dtmf(self, digit: str) -> None:
+        if not self._started or digit not in DTMF_KEYS:
+            return
+        if digit == KEY_REPEAT:
+            self._repeat()
+        elif digit == KEY_HUMAN and not (self._state is CallState.DOSSIER_ENTRY and self._digits):
+            self._to_human(HandoffReason.CALLER_ASKED)
+        elif self._playback is not None and not self._playback.interruptible:
+            return  # the caller must hear this one out; 0 and * still act
+        else:
+            self._dtmf_handlers[self._state](digit)
+
+    def _on_playback_finished(self, playback_id: str) -> None:
+        if self._playback is None or self._playback.playback_id != playback_id:
+            return  # stale: stopped, or replaced by a newer playback
+        self._playback = None
+        self._playback_handlers[self._state]()
+
+    def _on_timer(self, name: str) -> None:
+        if self._timer is None or self._timer.name != name:
+            return  # stale: cancelled while its firing was already on the way
+        kind = self._timer.kind
+        self._timer = None
+        match kind:
+            case _TimerKind.NO_INPUT | _TimerKind.FIRST_DIGIT:
+                self._fail(Failure.NO_INPUT)
+            case _TimerKind.INTER_DIGIT:
+                self._dossier_typing_stopped()
+            case _TimerKind.OPERATION:
+                self._operation_timed_out()
+            case _TimerKind.GOODBYE_GUARD:
+                self._hang_up()
+            case _:
+                assert_never(kind)
+
+    def _on_caller_hung_up(self) -> None:
+        self._record("caller_hung_up", state=self._state.value)
+        if self._outcome is None:
+            self._set_outcome(CallOutcome.ABANDONED)
+        # The channel is gone: no StopPlayback or CancelTimer, the adapter drops what the call had.
+        self._playback = None
+        self._timer = None
+        self._state = CallState.ENDED
+
+    def _on_ticket_looked_up(self, event: TicketLookedUp) -> None:
+        if (
+            self._state is not CallState.DOSSIER_RESULT
+            or self._result_phase is not _ResultPhase.LOOKUP
+            or event.dossier != self._lookup_dossier
+        ):
+            return  # an answer to a lookup the caller has already left
+        self._cancel_timer()
+        self._lookup_dossier = None
+        status = event.status.value if event.status is not None else None
+        self._record("dossier_lookup", dossier=event.dossier, found=int(event.found), status=status)
+        if not event.found:
+            self._state = CallState.DOSSIER_ENTRY  # the failure count carries on: not found is a retry
+            self._fail(Failure.DOSSIER_NOT_FOUND)
+        elif event.status is None:
+            self._to_human(HandoffReason.LOOKUP_FAILED)
+        else:
+            self._result_phase = _ResultPhase.STATUS
+            self._status_media = (
+                Prompt("dossier_status_intro"),
+                Digits(event.dossier),
+                Prompt(ticket_status_key(event.status)),
+            )
+            self._play(self._status_media, interruptible=False)
+
+    def _on_ticket_created(self, dossier: str) -> None:
+        if self._state is not CallState.HUMAN or self._ticket_dossier is not None:
+            return
+        self._cancel_timer()
+        self._ticket_dossier = dossier
+        self._record("ticket_created", dossier=dossier)
+        self._set_outcome(CallOutcome.CALLBACK_REQUESTED)
+        if self._stub_done:
+            self._say_ticket_and_goodbye()
+
+    def _on_speech(self, event: SpeechRecognized) -> None:
+        if self._state is not CallState.MENU:
+            return
+        self._record(
+            "speech",
+            text=event.text,
+            faq_id=event.faq_id,
+            score=event.score,
+            alternatives=",".join(event.alternatives),
+        )
+        if event.faq_id is None or event.faq_id not in self._actions:
+            self._fail(Failure.NO_MATCH)
+            return
+        self._stop_playback()
+        self._cancel_timer()
+        self._go_faq(event.faq_id)
+
+    # ---- Keys, per state (only reached when no non-interruptible prompt is playing).
+
+    def _ignore_key(self, digit: str) -> None:
+        return
+
+    def _dtmf_greeting(self, digit: str) -> None:
+        target = self._choices.get(digit)
+        if target is None:
+            self._enter_menu()  # a key during the welcome: the caller wants to get on with it
+            return
+        self._stop_playback()
+        self._record("menu_choice", digit=digit, target=target)
+        self._go_target(target)
+
+    def _dtmf_menu(self, digit: str) -> None:
+        target = self._choices.get(digit)
+        if target is None:
+            self._fail(Failure.INVALID)
+            return
+        self._stop_playback()
+        self._cancel_timer()
+        self._record("menu_choice", digit=digit, target=target)
+        self._go_target(target)
+
+    def _dtmf_confirm(self, digit: str) -> None:
+        if digit not in (KEY_YES, KEY_NO):
+            self._fail(Failure.INVALID)
+            return
+        self._stop_playback()
+        self._cancel_timer()
+        helped = digit == KEY_YES
+        self._record("confirm", faq_id=self._faq_id, helped=int(helped))
+        if helped:
+            self._goodbye((Prompt("goodbye"),), CallOutcome.SELF_SERVED)
+        else:
+            self._to_human(HandoffReason.NOT_HELPED)
+
+    def _dtmf_dossier_entry(self, digit: str) -> None:
+        if digit == KEY_SUBMIT:
+            self._submit_dossier()
+            return
+        self._stop_playback()  # barge-in: typing during the prompt
+        if len(self._digits) < MAX_TYPED_DIGITS:
+            self._digits.append(digit)
+        self._start_timer(_TimerKind.INTER_DIGIT, DOSSIER_INTER_DIGIT_TIMEOUT_S)
+
+    def _dtmf_dossier_result(self, digit: str) -> None:
+        if self._result_phase is not _ResultPhase.CHOICE:
+            return  # still looking up: nothing is asked yet
+        if digit == KEY_BACK_TO_MENU:
+            self._enter_menu()
+        else:
+            self._fail(Failure.INVALID)
+
+    # ---- '*': the state's prompt again.
+
+    def _repeat(self) -> None:
+        if self._state is CallState.DOSSIER_RESULT and self._result_phase is _ResultPhase.LOOKUP:
+            return  # nothing is playing or asked while the lookup runs
+        self._record("repeat", state=self._state.value)
+        if self._state is CallState.GOODBYE:
+            self._play(self._goodbye_media, interruptible=False)
+            self._start_timer(_TimerKind.GOODBYE_GUARD, GOODBYE_GUARD_S)
+            return
+        if self._state is not CallState.HUMAN:
+            self._cancel_timer()  # in HUMAN the running timer guards the ticket creation: keep it
+        match self._state:
+            case CallState.GREETING:
+                self._play_greeting()
+            case CallState.MENU:
+                self._play(self._menu_media())
+            case CallState.FAQ_ANSWER:
+                self._play(self._answer_media(), interruptible=False)
+            case CallState.CONFIRM:
+                self._play((Prompt("confirm"),))
+            case CallState.DOSSIER_ENTRY:
+                self._digits.clear()  # '*' also means "let me start the number again"
+                self._play((Prompt("dossier_enter"),))
+            case CallState.DOSSIER_RESULT:
+                self._result_phase = _ResultPhase.STATUS
+                self._play(self._status_media, interruptible=False)
+            case CallState.HUMAN:
+                self._stub_done = False
+                self._play((Prompt("human_stub"),), interruptible=False)
+            case CallState.ENDED:
+                pass
+
+    # ---- Playbacks that ended, per state.
+
+    def _await_input(self) -> None:
+        self._start_timer(_TimerKind.NO_INPUT, NO_INPUT_TIMEOUT_S)
+
+    def _answer_played(self) -> None:
+        action = self._actions[self._faq_id] if self._faq_id is not None else Action.ANSWER
+        handoff = _ACTION_HANDOFF.get(action)
+        if handoff is not None:
+            self._to_human(handoff)
+        else:
+            self._enter(CallState.CONFIRM)
+            self._play((Prompt("confirm"),))
+
+    def _dossier_prompt_played(self) -> None:
+        if not self._digits:
+            self._start_timer(_TimerKind.FIRST_DIGIT, DOSSIER_FIRST_DIGIT_TIMEOUT_S)
+
+    def _dossier_result_played(self) -> None:
+        if self._result_phase is _ResultPhase.STATUS:
+            if self._outcome is None:
+                self._set_outcome(CallOutcome.SELF_SERVED)  # the caller has heard where the request stands
+            self._result_phase = _ResultPhase.CHOICE
+            self._failures = 0
+            self._play((Prompt("anything_else"),))
+        else:
+            self._await_input()
+
+    def _human_stub_played(self) -> None:
+        self._stub_done = True
+        if self._ticket_dossier is not None:
+            self._say_ticket_and_goodbye()
+
+    # ---- Transitions.
+
+    def _enter(self, state: CallState) -> None:
+        """Leave the current state (its playback and timer with it) for a fresh `state`."""
+        self._stop_playback()
+        self._cancel_timer()
+        self._state = state
+        self._failures = 0
+
+    def _play_greeting(self) -> None:
+        media: tuple[Media, ...] = (Prompt("greeting"),)
+        if self._crisis_message is not None:
+            media += (Say(self._crisis_message),)
+        # The crisis pre-announcement is heard in full; only 0 and * cut it.
+        self._play(media, interruptible=self._crisis_message is None)
+
+    def _enter_menu(self) -> None:
+        self._enter(CallState.MENU)
+        self._faq_id = None
+        self._play(self._menu_media())
+
+    def _go_target(self, target: str) -> None:
+        if target == DOSSIER_TARGET:
+            self._enter_dossier_entry()
+        else:
+            self._go_faq(target)
+
+    def _go_faq(self, faq_id: str) -> None:
+        self._faq_id = faq_id
+        action = self._actions[faq_id]
+        match action:
+            case Action.ANSWER | Action.REPORT | Action.CALLBACK:
+                self._enter(CallState.FAQ_ANSWER)
+                self._record("faq_answered", faq_id=faq_id, action=action.value)
+                self._play(self._answer_media(), interruptible=False)
+            case Action.TRANSFER:
+                self._to_human(HandoffReason.TRANSFER)
+            case Action.TICKET_STATUS:
+                self._enter_dossier_entry()
+            case _:
+                assert_never(action)
+
+    def _enter_dossier_entry(self) -> None:
+        self._enter(CallState.DOSSIER_ENTRY)
+        self._digits.clear()
+        self._play((Prompt("dossier_enter"),))
+
+    def _submit_dossier(self) -> None:
+        self._stop_playback()
+        self._cancel_timer()
+        typed = "".join(self._digits)
+        self._digits.clear()
+        if not typed:
+            self._fail(Failure.INVALID)
+            return
+        dossier = parse(typed)
+        if dossier is None:
+            self._record("dossier_rejected", digits_typed=len(typed))
+            self._fail(Failure.DOSSIER_INVALID)
+            return
+        self._state = CallState.DOSSIER_RESULT  # failures carry on: a number not found is one more retry
+        self._result_phase = _ResultPhase.LOOKUP
+        self._lookup_dossier = dossier
+        self._out.append(LookupTicket(dossier))
+        self._start_timer(_TimerKind.OPERATION, OPERATION_TIMEOUT_S)
+
+    def _dossier_typing_stopped(self) -> None:
+        if len(self._digits) >= DOSSIER_LENGTH:
+            self._submit_dossier()  # a whole number and no '#': the caller forgot it, take the number anyway
+        else:
+            self._fail(Failure.DOSSIER_INCOMPLETE)
+
+    def _operation_timed_out(self) -> None:
+        if self._state is CallState.DOSSIER_RESULT:
+            self._record("dossier_lookup_failed", dossier=self._lookup_dossier)
+            self._lookup_dossier = None
+            self._to_human(HandoffReason.LOOKUP_FAILED)
+        elif self._state is CallState.HUMAN:
+            self._record("ticket_failed")
+            self._goodbye((Prompt("technical_problem"), Prompt("goodbye")), CallOutcome.FALLBACK)
+
+    def _fail(self, failure: Failure) -> None:
+        """A no-input, invalid key, misunderstanding or wrong number: reprompt, or give up on the state."""
+        self._stop_playback()
+        self._cancel_timer()
+        self._digits.clear()
+        self._failures += 1
+        if self._failures > MAX_REPROMPTS:
+            if self._state is CallState.DOSSIER_RESULT:
+                # The status was read and "or hang up" said: silence means done, not a callback to book.
+                self._goodbye((Prompt("goodbye"),), None)
+            else:
+                self._to_human(HandoffReason.RETRIES_EXHAUSTED)
+            return
+        self._record("reprompt", state=self._state.value, reason=failure.value, count=self._failures)
+        self._play((Prompt(failure.value), *self._reprompt_media()))
+
+    def _reprompt_media(self) -> tuple[Media, ...]:
+        match self._state:
+            case CallState.MENU:
+                return self._menu_media()
+            case CallState.CONFIRM:
+                return (Prompt("confirm"),)
+            case CallState.DOSSIER_ENTRY:
+                return (Prompt("dossier_enter"),)
+            case CallState.DOSSIER_RESULT:
+                return (Prompt("anything_else"),)
+            case _:
+                raise AssertionError(f"no reprompt in state {self._state}")
+
+    def _to_human(self, reason: HandoffReason) -> None:
+        if self._handed_off:
+            return  # already on the person path: one ticket per call
+        self._handed_off = True
+        from_state = self._state
+        self._enter(CallState.HUMAN)
+        self._record("to_human", reason=reason.value, from_state=from_state.value, faq_id=self._faq_id)
+        self._play((Prompt("human_stub"),), interruptible=False)
+        self._out.append(CreateTicket(reason.value, self._faq_id, needs_callback=True))
+        self._start_timer(_TimerKind.OPERATION, OPERATION_TIMEOUT_S)
+
+    def _say_ticket_and_goodbye(self) -> None:
+        assert self._ticket_dossier is not None
+        self._goodbye((Prompt("your_dossier_is"), Digits(self._ticket_dossier), Prompt("goodbye")), None)
+
+    def _goodbye(self, media: tuple[Media, ...], outcome: CallOutcome | None) -> None:
+        self._enter(CallState.GOODBYE)
+        self._goodbye_media = media
+        self._play(media, interruptible=False)
+        if outcome is not None:
+            self._set_outcome(outcome)
+        self._start_timer(_TimerKind.GOODBYE_GUARD, GOODBYE_GUARD_S)
+
+    def _hang_up(self) -> None:
+        self._cancel_timer()
+        self._playback = None
+        self._out.append(Hangup())
+        self._state = CallState.ENDED
+
+    # ---- Media.
+
+    def _menu_media(self) -> tuple[Media, ...]:
+        if self._speech_enabled:
+            return (Prompt("speech_hint"), Prompt("menu"))
+        return (Prompt("menu"),)
+
+    def _answer_media(self) -> tuple[Media, ...]:
+        assert self._faq_id is not None
+        return (FaqAnswer(self._faq_id),)
+
+    # ---- Command helpers.
+
+    def _play(self, media: tuple[Media, ...], interruptible: bool = True) -> None:
+        self._stop_playback()
+        self._playback_counter += 1
+        playback_id = f"{self._state.value}-{self._playback_counter}"
+        self._playback = _Playback(playback_id, interruptible)
+        self._out.append(Play(playback_id, media, interruptible))
+
+    def _stop_playback(self) -> None:
+        if self._playback is not None:
+            self._out.append(StopPlayback(self._playback.playback_id))
+            self._playback = None
+
+    def _start_timer(self, kind: _TimerKind, seconds: float) -> None:
+        self._cancel_timer()
+        self._timer_counter += 1
+        self._timer = _Timer(f"{kind.value}-{self._timer_counter}", kind)
+        self._out.append(StartTimer(self._timer.name, seconds))
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._out.append(CancelTimer(self._timer.name))
+            self._timer = None
+
+    def _record(self, kind: str, **data: RecordValue) -> None:
+        self._out.append(RecordEvent(kind, dict(data)))
+
+    def _set_outcome(self, outcome: CallOutcome) -> None:
+        self._outcome = outcome
+        self._out.append(SetOutcome(outcome))

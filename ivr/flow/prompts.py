@@ -1,0 +1,57 @@
+"""The prompt catalog: every key the flow plays with Prompt(key), and its French text.
+
+Another tool turns these texts into audio (recorded by staff, or TTS cached on disk). The callers are often
+elderly or stressed: short sentences, one instruction each, the key to press said last.
+"""
+
+from __future__ import annotations
+
+from hotline.domain.enums import TicketStatus
+from ivr.flow.menu import DEFAULT_MENU_FILE, read_menu_prompt
+
+TICKET_STATUS_PREFIX = "ticket_status."
+
+
+def ticket_status_key(status: TicketStatus) -> str:
+    """The prompt key of the sentence that tells a caller where a ticket stands."""
+    return f"{TICKET_STATUS_PREFIX}{status.value}"
+
+
+_TICKET_STATUS_TEXTS: dict[TicketStatus, str] = {
+    TicketStatus.OPEN: "Votre demande a bien été enregistrée. Elle sera traitée prochainement.",
+    TicketStatus.IN_PROGRESS: "Votre demande est en cours de traitement.",
+    TicketStatus.WAITING_CALLBACK: "Votre demande est enregistrée. Un conseiller va vous rappeler.",
+    TicketStatus.RESOLVED: "Votre demande a été traitée.",
+    TicketStatus.ESCALATED: "Votre demande a été transmise au service de la ville concerné, qui s'en occupe.",
+    TicketStatus.CLOSED: "Votre demande est terminée et le dossier est clos.",
+}
+
+PROMPT_TEXTS: dict[str, str] = {
+    "greeting": "Bienvenue au numéro vert de la ville d'Aurevault. Votre appel est gratuit.",
+    "speech_hint": (
+        "Dites-nous en quelques mots l'objet de votre appel, ou faites votre choix sur le clavier de votre téléphone."
+    ),
+    "menu": read_menu_prompt(DEFAULT_MENU_FILE),
+    "no_input": "Je n'ai pas reçu votre réponse.",
+    "invalid": "Ce choix n'est pas valide.",
+    "no_match": "Je n'ai pas bien compris votre demande.",
+    "confirm": "Cette réponse vous a-t-elle aidé ? Tapez 1 pour oui, 2 pour non.",
+    "goodbye": "Merci de votre appel. Au revoir.",
+    "dossier_enter": (
+        "Tapez votre numéro de dossier à 8 chiffres, puis la touche dièse. Pour parler à un conseiller, tapez 0."
+    ),
+    "dossier_invalid": "Ce numéro de dossier n'est pas valide.",
+    "dossier_incomplete": "Ce numéro de dossier est incomplet : il a 8 chiffres.",
+    "dossier_not_found": "Nous ne trouvons aucune demande avec ce numéro de dossier.",
+    "dossier_status_intro": "Pour le dossier numéro",
+    **{ticket_status_key(status): text for status, text in _TICKET_STATUS_TEXTS.items()},
+    "anything_else": "Tapez 1 pour revenir au menu, 0 pour un conseiller, ou raccrochez.",
+    "human_stub": (
+        "Tous nos conseillers sont occupés. Votre demande est enregistrée et un conseiller vous rappellera."
+    ),
+    "your_dossier_is": "Votre numéro de dossier est le",
+    "technical_problem": (
+        "Nous rencontrons un problème technique et ne pouvons pas enregistrer votre demande. "
+        "Merci de rappeler dans quelques minutes."
+    ),
+}

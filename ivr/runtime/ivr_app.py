@@ -1,0 +1,115 @@
+"""The Stasis application: one CallSession per caller channel, ARI events dispatched to them, and the
+events socket kept alive (reconnect with backoff, then resync: calls stay in Stasis while it is down)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ivr.ari.client import AriConfig, AriEvent, run_events
+from ivr.flow import events as ev
+from ivr.runtime.session import CallControl, CallSession, Flow, MediaResolver
+from ivr.runtime.store import CallStore
+
+log = logging.getLogger(__name__)
+
+
+class AppControl(CallControl):
+    """CallControl plus what the app itself asks of ARI."""
+
+    async def application(self) -> dict[str, Any]: ...
+
+
+class IvrApp:
+    def __init__(
+        self,
+        config: AriConfig,
+        control: AppControl,
+        media: MediaResolver,
+        store: CallStore,
+        flow_factory: Callable[[], Flow],
+    ) -> None:
+        self.config = config
+        self.control = control
+        self.media = media
+        self.store = store
+        self.flow_factory = flow_factory
+        self.sessions: dict[str, CallSession] = {}
+        self.connected = False
+        self.reconnections = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        """Forever: keep the events socket up and dispatch."""
+        await run_events(self.config, self.handle, self.on_connected, self.on_disconnected)
+
+    # --- socket life
+    async def on_connected(self) -> None:
+        if self.reconnections or self.sessions:
+            await self.resync()
+        self.connected = True
+        self.reconnections += 1
+        log.info("ARI events socket connected (app %s)", self.config.app)
+
+    async def on_disconnected(self) -> None:
+        self.connected = False
+
+    async def resync(self) -> None:
+        """After a gap: calls that ended meanwhile are closed; the others learn what they missed."""
+        held = set((await self.control.application()).get("channel_ids", []))
+        for channel_id, session in list(self.sessions.items()):
+            if channel_id not in held:
+                session.caller_hung_up()
+            else:
+                await session.resync()
+
+    # --- events
+    async def handle(self, event: AriEvent) -> None:
+        kind = event.get("type")
+        if kind == "StasisStart":
+            await self._stasis_start(event)
+            return
+        channel = event.get("channel") or {}
+        session = self.sessions.get(channel.get("id", ""))
+        if kind == "ChannelDtmfReceived" and session:
+            session.feed(ev.DtmfReceived(str(event.get("digit", ""))))
+        elif kind in ("PlaybackFinished", "PlaybackFailed"):
+            playback = event.get("playback") or {}
+            target = str(playback.get("target_uri", ""))
+            owner = self.sessions.get(target.removeprefix("channel:"))
+            if owner:
+                owner.playback_finished(str(playback.get("id", "")))
+        elif kind in ("StasisEnd", "ChannelDestroyed") and session:
+            session.caller_hung_up()
+
+    async def _stasis_start(self, event: AriEvent) -> None:
+        channel = event.get("channel") or {}
+        channel_id = str(channel.get("id"))
+        if channel_id in self.sessions:
+            return
+        caller = (channel.get("caller") or {}).get("number") or None
+        called = (channel.get("dialplan") or {}).get("exten") or ""
+        session = CallSession(channel_id, caller, called, self.flow_factory(), self.control, self.media, self.store)
+        self.sessions[channel_id] = session
+        try:
+            await session.start()
+        except Exception:
+            log.exception("call %s could not start; handing it back to the dialplan", channel_id)
+            self.sessions.pop(channel_id, None)
+            await self._give_up(channel_id)
+            return
+        task = asyncio.create_task(self._forget_when_done(session))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _forget_when_done(self, session: CallSession) -> None:
+        await session.finished.wait()
+        self.sessions.pop(session.channel_id, None)
+
+    async def _give_up(self, channel_id: str) -> None:
+        try:
+            await self.control.hangup(channel_id)
+        except Exception:
+            log.exception("hangup of %s failed", channel_id)

@@ -1,0 +1,196 @@
+"""One call in progress: feeds the pure call flow its events, one at a time, and carries out its commands.
+
+The flow never awaits anything; this is where the awaiting happens (ARI requests, database work in worker
+threads, timers on the event loop). Results of requested work come back to the flow as events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from hotline.domain.enums import CallOutcome
+from ivr.flow import commands as cmd
+from ivr.flow import events as ev
+from ivr.runtime.store import CallStore
+
+log = logging.getLogger(__name__)
+
+
+class CallControl(Protocol):
+    """The ARI requests a call needs (AriClient, or an in-process fake in tests)."""
+
+    async def answer(self, channel_id: str) -> None: ...
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
+    async def play(self, channel_id: str, playback_id: str, media: Sequence[str], lang: str = "fr") -> None: ...
+    async def stop_playback(self, playback_id: str) -> None: ...
+    async def playback(self, playback_id: str) -> dict[str, Any] | None: ...
+
+
+class MediaResolver(Protocol):
+    """Turns the flow's media items into Asterisk media URIs (recorded prompts, TTS files, digits)."""
+
+    async def resolve(self, item: cmd.Media) -> list[str]: ...
+
+
+class Flow(Protocol):
+    def handle(self, event: ev.Event) -> list[cmd.Command]: ...
+
+
+class CallSession:
+    """Serialises a call's events through a queue; each event's commands finish before the next event."""
+
+    def __init__(
+        self,
+        channel_id: str,
+        caller: str | None,
+        called: str,
+        flow: Flow,
+        control: CallControl,
+        media: MediaResolver,
+        store: CallStore,
+    ) -> None:
+        self.channel_id = channel_id
+        self.caller = caller
+        self.called = called
+        self.flow = flow
+        self.control = control
+        self.media = media
+        self.store = store
+        self.call_id: int | None = None
+        self.outcome: CallOutcome | None = None
+        self.faq_id: str | None = None
+        self.current_playback: str | None = None  # the ARI id of what is playing, for resync
+        self.hung_up = False
+        self.finished = asyncio.Event()
+        self._queue: asyncio.Queue[ev.Event] = asyncio.Queue()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._worker: asyncio.Task[None] | None = None
+
+    # --- identifiers: ARI playback ids are unique per Asterisk, the flow's only per call
+    def ari_playback_id(self, flow_id: str) -> str:
+        return f"{self.channel_id}~{flow_id}"
+
+    def flow_playback_id(self, ari_id: str) -> str | None:
+        prefix = f"{self.channel_id}~"
+        return ari_id[len(prefix) :] if ari_id.startswith(prefix) else None
+
+    # --- life cycle
+    async def start(self) -> None:
+        self.call_id = await asyncio.to_thread(self.store.start_call, self.channel_id, self.caller, self.called)
+        await self.control.answer(self.channel_id)
+        self._worker = asyncio.create_task(self._run(), name=f"call-{self.channel_id}")
+        self.feed(ev.CallStarted(caller=self.caller or "", called=self.called))
+
+    def feed(self, event: ev.Event) -> None:
+        self._queue.put_nowait(event)
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                event = await self._queue.get()
+                for command in self.flow.handle(event):
+                    try:
+                        await self._execute(command)
+                    except Exception:
+                        # One failed request (e.g. the caller hung up during a play) must not kill the call.
+                        log.exception("call %s: %s failed", self.channel_id, type(command).__name__)
+                if isinstance(event, ev.CallerHungUp):
+                    break
+        finally:
+            self._cancel_timers()
+            await self._finish()
+
+    async def _finish(self) -> None:
+        if self.call_id is None:
+            return
+        outcome = self.outcome or CallOutcome.ABANDONED
+        try:
+            await asyncio.to_thread(self.store.finish_call, self.call_id, outcome, self.faq_id)
+        finally:
+            self.finished.set()
+
+    def playback_finished(self, ari_playback_id: str) -> None:
+        if ari_playback_id == self.current_playback:
+            self.current_playback = None
+        flow_id = self.flow_playback_id(ari_playback_id)
+        if flow_id is not None:
+            self.feed(ev.PlaybackFinished(flow_id))
+
+    def caller_hung_up(self) -> None:
+        """The channel left Stasis (hung up by the caller, or by us after goodbye)."""
+        if not self.hung_up:
+            self.hung_up = True
+            self.feed(ev.CallerHungUp())
+
+    # --- commands
+    async def _execute(self, command: cmd.Command) -> None:
+        if isinstance(command, cmd.Play):
+            await self._play(command)
+        elif isinstance(command, cmd.StopPlayback):
+            await self.control.stop_playback(self.ari_playback_id(command.playback_id))
+        elif isinstance(command, cmd.StartTimer):
+            self._start_timer(command.name, command.seconds)
+        elif isinstance(command, cmd.CancelTimer):
+            handle = self._timers.pop(command.name, None)
+            if handle:
+                handle.cancel()
+        elif isinstance(command, cmd.LookupTicket):
+            info = await asyncio.to_thread(self.store.lookup_ticket, command.dossier)
+            self.feed(ev.TicketLookedUp(command.dossier, info.found, info.status, info.subject))
+        elif isinstance(command, cmd.CreateTicket):
+            dossier = await asyncio.to_thread(
+                self.store.create_ticket, self._call_id(), command.reason, command.faq_id, command.needs_callback
+            )
+            self.feed(ev.TicketCreated(dossier))
+        elif isinstance(command, cmd.RecordEvent):
+            if command.kind == "faq_answered" and isinstance(command.data.get("faq_id"), str):
+                self.faq_id = str(command.data["faq_id"])
+            await asyncio.to_thread(self.store.record_event, self._call_id(), command.kind, dict(command.data))
+        elif isinstance(command, cmd.SetOutcome):
+            self.outcome = command.outcome
+        elif isinstance(command, cmd.Hangup):
+            if not self.hung_up:
+                await self.control.hangup(self.channel_id)
+        else:
+            raise TypeError(f"unknown command {command!r}")
+
+    async def _play(self, command: cmd.Play) -> None:
+        uris: list[str] = []
+        for item in command.media:
+            uris.extend(await self.media.resolve(item))
+        playback_id = self.ari_playback_id(command.playback_id)
+        self.current_playback = playback_id
+        await self.control.play(self.channel_id, playback_id, uris)
+
+    def _start_timer(self, name: str, seconds: float) -> None:
+        old = self._timers.pop(name, None)
+        if old:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[name] = loop.call_later(seconds, self._fire, name)
+
+    def _fire(self, name: str) -> None:
+        self._timers.pop(name, None)
+        self.feed(ev.TimerFired(name))
+
+    def _cancel_timers(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+    def _call_id(self) -> int:
+        if self.call_id is None:
+            raise RuntimeError("call not started")
+        return self.call_id
+
+    # --- resync after the events socket was down
+    async def resync(self) -> None:
+        """Events lost while the socket was down: a playback that ended meanwhile is reported now."""
+        playing = self.current_playback
+        if playing and await self.control.playback(playing) is None:
+            flow_id = self.flow_playback_id(playing)
+            if flow_id is not None:
+                self.feed(ev.PlaybackFinished(flow_id))
