@@ -61,6 +61,17 @@ class Settings(BaseSettings):
         "asking the caller to leave a message.",
     )
 
+    fallback_spool_dir_in_asterisk: str = Field(
+        "/var/spool/asterisk/hotline-fallback",
+        description="Where the dialplan fallback records messages, as Asterisk sees it.",
+    )
+    fallback_spool_dir: Path | None = Field(
+        None, description="The same folder on this host (shared volume in compose); empty: inside the sandbox."
+    )
+    crisis_message: str | None = Field(
+        None, description="A crisis pre-announcement played after the greeting (French); empty: none."
+    )
+
     # Knowledge base
     kb_path: Path = Field(DEFAULT_KB_PATH, description="Folder of KB YAML files, one file per topic.")
     match_threshold: float | None = Field(
@@ -81,6 +92,12 @@ class Settings(BaseSettings):
         if self.prompts_dir is not None:
             return self.prompts_dir
         return self.asterisk_root / self.prompts_dir_in_asterisk.lstrip("/")
+
+    def effective_fallback_spool_dir(self) -> Path:
+        """Where this host reads the messages the dialplan fallback recorded."""
+        if self.fallback_spool_dir is not None:
+            return self.fallback_spool_dir
+        return self.asterisk_root / self.fallback_spool_dir_in_asterisk.lstrip("/")
 
     def effective_database_url(self) -> str:
         """The database URL in use: the configured one, or the embedded SQLite file."""

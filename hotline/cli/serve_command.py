@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -13,7 +14,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (default HOTLINE_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default HOTLINE_PORT, 8000).")] = None,
 ) -> None:
-    """Run the hotline service: migrations, then the web app and API."""
+    """Run the hotline service: migrations, then the web app, the API and the IVR (ARI app) together."""
     import uvicorn
 
     from hotline.storage.db import upgrade_database
@@ -21,4 +22,8 @@ def serve(
 
     settings = get_settings()
     upgrade_database(settings.effective_database_url())
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        create_app(settings, with_ivr=True), host=host or settings.host, port=port or settings.port,
+        log_level="info", loop="uvloop",
+    )

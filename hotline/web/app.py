@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from hotline.settings import Settings
 from hotline.storage.db import make_engine
+from ivr.runtime.service import Ivr, build_ivr
 from kb.loader import KnowledgeBase, load_kb
 from kb.matcher import Matcher, build_matcher
 
@@ -35,7 +38,11 @@ class AppState:
         self.engine: Engine = make_engine(settings.effective_database_url())
         self.kb: KnowledgeBase = load_kb(settings.kb_path)
         self._matcher: Matcher | None = None
-        self.ari_connected = False  # the IVR sets this once it has an ARI events socket
+        self.ivr: Ivr | None = None  # set when the app runs the IVR too (`hotline serve`)
+
+    @property
+    def ari_connected(self) -> bool:
+        return self.ivr is not None and self.ivr.app.connected
 
     @property
     def matcher(self) -> Matcher:
@@ -52,11 +59,24 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, with_ivr: bool = False) -> FastAPI:
+    """The web app; with `with_ivr`, the IVR runs in the same process and event loop."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        app.state.hotline.engine.dispose()
+        state: AppState = app.state.hotline
+        task: asyncio.Task[None] | None = None
+        if with_ivr:
+            state.ivr = build_ivr(settings, state.engine, state.kb)
+            task = asyncio.create_task(state.ivr.run(), name="ivr")
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            state.engine.dispose()
 
     app = FastAPI(title="Numéro vert — Aurevault Agglomération", lifespan=lifespan)
     app.state.hotline = AppState(settings)

@@ -73,7 +73,7 @@ class AriClient:
         await self._http.aclose()
 
     async def request(
-        self, method: str, path: str, params: Sequence[tuple[str, str]] | dict[str, str] | None = None,
+        self, method: str, path: str, params: httpx.QueryParams | dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
     ) -> Any:
         response = await self._http.request(method, path, params=params, json=body)
@@ -105,7 +105,7 @@ class AriClient:
         await self.request("DELETE", f"/channels/{quote(channel_id)}", {"reason": reason})
 
     async def play(self, channel_id: str, playback_id: str, media: Sequence[str], lang: str = "fr") -> None:
-        params = [("media", m) for m in media] + [("lang", lang)]
+        params = httpx.QueryParams({"media": list(media), "lang": lang})
         await self.request("POST", f"/channels/{quote(channel_id)}/play/{quote(playback_id)}", params)
 
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:

@@ -58,8 +58,9 @@ DEFAULT_FALLBACK_SPOOL_DIR = "/var/spool/asterisk/hotline-fallback"
 FALLBACK_RECORDING_NAMING = (
     "<epoch>-<caller id>.wav (8 kHz 16-bit mono; caller id reduced to digits and '+', 'anonymous' when absent; "
     "'-<uniqueid>' is appended in the rare case the name is taken), plus <same name>.txt written when the call "
-    "ends: key=value lines caller_id, caller_name, epoch, started_at, uniqueid, dialled, queue_status, "
-    "record_status, duration_ms. A recording is complete when its .txt exists."
+    "ends: key=value lines caller_id, caller_name, epoch, started_at (UTC), uniqueid, dialled, queue_status, "
+    "record_status (SILENCE, DTMF, TIMEOUT, HANGUP, ...), recording, size_bytes. A recording is complete when "
+    "its .txt exists."
 )
 # The generated fallback prompts (fallback_audio.py), as files under <prompts dir>/fallback/ without extension.
 FALLBACK_PROMPTS = ("apology", "leave-message", "goodbye")
@@ -255,7 +256,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        autoescape=False,  # noqa: S701 - these are Asterisk config files, not HTML; values go through `conf`
+        autoescape=False,
     )
     env.filters["conf"] = conf_value
     return env

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from ivr.ari.client import AriConfig, AriEvent, run_events
 from ivr.flow import events as ev
@@ -16,7 +16,7 @@ from ivr.runtime.store import CallStore
 log = logging.getLogger(__name__)
 
 
-class AppControl(CallControl):
+class AppControl(CallControl, Protocol):
     """CallControl plus what the app itself asks of ARI."""
 
     async def application(self) -> dict[str, Any]: ...
@@ -39,6 +39,7 @@ class IvrApp:
         self.sessions: dict[str, CallSession] = {}
         self.connected = False
         self.reconnections = 0
+        self.on_connected_hooks: list[Callable[[], Awaitable[None]]] = []  # e.g. import fallback calls
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -52,6 +53,11 @@ class IvrApp:
         self.connected = True
         self.reconnections += 1
         log.info("ARI events socket connected (app %s)", self.config.app)
+        for hook in self.on_connected_hooks:
+            try:
+                await hook()
+            except Exception:
+                log.exception("on-connect hook failed")
 
     async def on_disconnected(self) -> None:
         self.connected = False

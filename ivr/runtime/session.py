@@ -91,12 +91,15 @@ class CallSession:
         try:
             while True:
                 event = await self._queue.get()
-                for command in self.flow.handle(event):
-                    try:
-                        await self._execute(command)
-                    except Exception:
-                        # One failed request (e.g. the caller hung up during a play) must not kill the call.
-                        log.exception("call %s: %s failed", self.channel_id, type(command).__name__)
+                try:
+                    for command in self.flow.handle(event):
+                        try:
+                            await self._execute(command)
+                        except Exception:
+                            # One failed request (e.g. the caller hung up during a play) must not kill the call.
+                            log.exception("call %s: %s failed", self.channel_id, type(command).__name__)
+                finally:
+                    self._queue.task_done()
                 if isinstance(event, ev.CallerHungUp):
                     break
         finally:
@@ -111,6 +114,10 @@ class CallSession:
             await asyncio.to_thread(self.store.finish_call, self.call_id, outcome, self.faq_id)
         finally:
             self.finished.set()
+
+    async def idle(self) -> None:
+        """Wait until every event fed so far (and the results they asked for) has been handled."""
+        await self._queue.join()
 
     def playback_finished(self, ari_playback_id: str) -> None:
         if ari_playback_id == self.current_playback:
@@ -159,11 +166,21 @@ class CallSession:
 
     async def _play(self, command: cmd.Play) -> None:
         uris: list[str] = []
-        for item in command.media:
-            uris.extend(await self.media.resolve(item))
+        try:
+            for item in command.media:
+                uris.extend(await self.media.resolve(item))
+        except Exception:
+            self.feed(ev.PlaybackFinished(command.playback_id))
+            raise
         playback_id = self.ari_playback_id(command.playback_id)
         self.current_playback = playback_id
-        await self.control.play(self.channel_id, playback_id, uris)
+        try:
+            await self.control.play(self.channel_id, playback_id, uris)
+        except Exception:
+            # The flow waits for this playback's end: a failed request ends it at once.
+            self.current_playback = None
+            self.feed(ev.PlaybackFinished(command.playback_id))
+            raise
 
     def _start_timer(self, name: str, seconds: float) -> None:
         old = self._timers.pop(name, None)

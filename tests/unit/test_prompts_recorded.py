@@ -163,3 +163,12 @@ def test_from_asterisk_root_without_the_packages_is_empty(tmp_path: Path, caplog
     catalog = RecordedCatalog.from_asterisk_root(tmp_path / "nowhere")
     assert len(catalog) == 0
     assert "asterisk-core-sounds-fr" in caplog.text
+
+
+def test_resolve_in_root_follows_relative_links_and_never_leaves_the_root(tmp_path: Path) -> None:
+    root = _fake_root(tmp_path)
+    sounds = root / "usr/share/asterisk/sounds"
+    os.symlink("../sounds/fr_CA_f_June", sounds / "fr_CA")
+    os.symlink("../../../../../../../../etc", sounds / "escape")
+    assert resolve_in_root(root, PurePosixPath("/usr/share/asterisk/sounds/fr_CA/vm-goodbye.wav")).is_file()
+    assert resolve_in_root(root, PurePosixPath("/usr/share/asterisk/sounds/escape")) == root / "etc"

@@ -157,7 +157,7 @@ def test_number(resolver: PromptResolver, n: int, uri: str) -> None:
 @pytest.mark.parametrize("bad", [True, 4.5, "42"])
 def test_number_rejects_non_integers(resolver: PromptResolver, bad: object) -> None:
     with pytest.raises(TypeError):
-        resolver.number(bad)
+        resolver.number(bad)  # type: ignore[arg-type]
 
 
 # ---- FAQ answers

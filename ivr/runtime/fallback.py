@@ -1,0 +1,93 @@
+"""Calls the dialplan took while the app was down become tickets: nothing is lost.
+
+The dialplan (ivr/asterisk/templates/extensions.conf.j2) records a message as
+`<spool>/<epoch>-<caller>.wav` and writes a `key=value` sidecar `.txt` when the call ends. Each sidecar is
+imported once: a Call with outcome `fallback` and a ticket waiting for a callback.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from hotline.domain.enums import CallOutcome, TicketStatus
+from hotline.storage import repository
+from hotline.storage.db import session_scope
+from hotline.storage.models import Call, CallCreate, TicketCreate
+
+log = logging.getLogger(__name__)
+
+IMPORTED_SUFFIX = ".imported"  # a sidecar renamed so is done
+SUBJECT_WITH_MESSAGE = "Message laissé pendant une panne du serveur vocal"
+SUBJECT_WITHOUT_MESSAGE = "Appel reçu pendant une panne du serveur vocal"
+
+
+def parse_sidecar(text: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+def import_fallback_calls(spool_dir: Path, engine: Engine, called_number: str) -> list[str]:
+    """Import every finished fallback call; returns the new tickets' dossier numbers."""
+    dossiers: list[str] = []
+    if not spool_dir.is_dir():
+        return dossiers
+    for sidecar in sorted(spool_dir.glob("*.txt")):
+        try:
+            fields = parse_sidecar(sidecar.read_text(encoding="utf-8", errors="replace"))
+            dossier = _import_one(fields, sidecar, engine, called_number)
+        except Exception:
+            log.exception("fallback call %s could not be imported; it stays for the next try", sidecar.name)
+            continue
+        if dossier:
+            dossiers.append(dossier)
+        sidecar.rename(sidecar.with_name(sidecar.name + IMPORTED_SUFFIX))
+    return dossiers
+
+
+def _import_one(fields: dict[str, str], sidecar: Path, engine: Engine, called_number: str) -> str | None:
+    channel_id = f"fallback-{fields.get('uniqueid') or sidecar.stem}"
+    caller = fields.get("caller_id")
+    caller = None if caller in (None, "", "anonymous") else caller
+    try:
+        started = datetime.fromtimestamp(int(fields.get("epoch", "")), tz=UTC)
+    except ValueError:
+        started = datetime.fromtimestamp(sidecar.stat().st_mtime, tz=UTC)
+    recording = sidecar.with_suffix(".wav")
+    has_message = recording.exists() and recording.stat().st_size > 44  # more than a bare WAV header
+    with session_scope(engine) as session:
+        if session.exec(select(Call.id).where(Call.channel_id == channel_id)).first() is not None:
+            return None  # imported before (the rename failed)
+        call = repository.create_call(
+            session,
+            CallCreate(channel_id=channel_id, caller_number=caller, called_number=fields.get("dialled") or called_number,
+                       started_at=started),
+        )
+        call.outcome = CallOutcome.FALLBACK
+        call.ended_at = started
+        call_id = call.id
+        assert call_id is not None
+        repository.record_call_event(
+            session, call_id, "fallback",
+            {"queue_status": fields.get("queue_status"), "record_status": fields.get("record_status"),
+             "recording": str(recording) if has_message else None},
+            at=started,
+        )
+        ticket = repository.create_ticket(
+            session,
+            TicketCreate(call_id=call_id, caller_phone=caller, needs_callback=caller is not None,
+                         subject=SUBJECT_WITH_MESSAGE if has_message else SUBJECT_WITHOUT_MESSAGE),
+        )
+        ticket.outcome = CallOutcome.FALLBACK
+        if caller is not None:
+            repository.change_ticket_status(session, ticket, TicketStatus.WAITING_CALLBACK, reason="fallback")
+        log.info("fallback call from %s imported as dossier %s", caller or "anonymous", ticket.dossier_number)
+        return ticket.dossier_number

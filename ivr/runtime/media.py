@@ -1,0 +1,29 @@
+"""The flow's media items as Asterisk media URIs, through the prompt resolver (recorded prompts, TTS cache)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ivr.flow import commands as cmd
+from ivr.prompts.resolver import PromptResolver
+
+
+class PromptMedia:
+    """MediaResolver over PromptResolver. TTS may synthesise on a cache miss: that runs in a worker thread."""
+
+    def __init__(self, resolver: PromptResolver) -> None:
+        self.resolver = resolver
+
+    async def resolve(self, item: cmd.Media) -> list[str]:
+        match item:
+            case cmd.Prompt(key=key):
+                return await asyncio.to_thread(self.resolver.prompt, key)
+            case cmd.Say(text=text):
+                return await asyncio.to_thread(self.resolver.say, text)
+            case cmd.Digits(digits=digits):
+                return self.resolver.digits(digits)
+            case cmd.Number(n=n):
+                return self.resolver.number(n)
+            case cmd.FaqAnswer(faq_id=faq_id):
+                return await asyncio.to_thread(self.resolver.faq_answer, faq_id)
+        raise TypeError(f"unknown media item {item!r}")

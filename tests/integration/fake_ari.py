@@ -1,0 +1,64 @@
+"""An in-process ARI fake: records the requests a call makes and lets a test push ARI events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class FakeAri:
+    requests: list[tuple[str, ...]] = field(default_factory=list)
+    channels: set[str] = field(default_factory=set)  # channels held by the app
+    playing: dict[str, str] = field(default_factory=dict)  # ARI playback id -> channel id
+    fail_play: bool = False
+
+    async def answer(self, channel_id: str) -> None:
+        self.requests.append(("answer", channel_id))
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        self.requests.append(("hangup", channel_id))
+        self.channels.discard(channel_id)
+
+    async def play(self, channel_id: str, playback_id: str, media: Sequence[str], lang: str = "fr") -> None:
+        self.requests.append(("play", channel_id, playback_id, *media))
+        if self.fail_play:
+            raise RuntimeError("ARI play failed")
+        self.playing[playback_id] = channel_id
+
+    async def stop_playback(self, playback_id: str) -> None:
+        self.requests.append(("stop", playback_id))
+
+    async def playback(self, playback_id: str) -> dict[str, Any] | None:
+        return {"id": playback_id} if playback_id in self.playing else None
+
+    async def application(self) -> dict[str, Any]:
+        return {"channel_ids": sorted(self.channels)}
+
+    # --- what Asterisk would send
+    def stasis_start(self, channel_id: str, caller: str = "0612345678", exten: str = "0800123456") -> dict[str, Any]:
+        self.channels.add(channel_id)
+        return {
+            "type": "StasisStart",
+            "channel": {"id": channel_id, "caller": {"number": caller}, "dialplan": {"exten": exten}},
+        }
+
+    def finish(self, playback_id: str) -> dict[str, Any]:
+        channel_id = self.playing.pop(playback_id)
+        return {"type": "PlaybackFinished", "playback": {"id": playback_id, "target_uri": f"channel:{channel_id}"}}
+
+    def last_playback(self, channel_id: str) -> str:
+        plays = [r for r in self.requests if r[0] == "play" and r[1] == channel_id]
+        return plays[-1][2]
+
+    def plays(self, channel_id: str) -> list[tuple[str, ...]]:
+        return [r[3:] for r in self.requests if r[0] == "play" and r[1] == channel_id]
+
+
+def dtmf(channel_id: str, digit: str) -> dict[str, Any]:
+    return {"type": "ChannelDtmfReceived", "digit": digit, "channel": {"id": channel_id}}
+
+
+def stasis_end(channel_id: str) -> dict[str, Any]:
+    return {"type": "StasisEnd", "channel": {"id": channel_id}}

@@ -1,0 +1,58 @@
+"""Calls taken by the dialplan fallback become tickets, once each, on both databases."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+from sqlmodel import select
+
+from hotline.domain.enums import CallOutcome, TicketStatus
+from hotline.storage.db import make_engine, session_scope, upgrade_database
+from hotline.storage.models import Call, CallEvent, Ticket
+from ivr.runtime.fallback import import_fallback_calls, parse_sidecar
+
+
+def _message(spool: Path, base: str, caller: str, seconds: float = 2.0) -> None:
+    with wave.open(str(spool / f"{base}.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x10\x00" * int(8000 * seconds))
+    (spool / f"{base}.txt").write_text(
+        f"caller_id={caller}\nepoch=1763800000\nuniqueid=1763800000.{base[-1]}\ndialled=0800123456\n"
+        "queue_status=TIMEOUT\nrecord_status=SILENCE\n",
+        encoding="utf-8",
+    )
+
+
+def test_parse_sidecar() -> None:
+    assert parse_sidecar("a=1\nb = x=y\n\nnoise") == {"a": "1", "b": "x=y"}
+
+
+def test_import_once(tmp_path: Path, database_url: str) -> None:
+    upgrade_database(database_url)
+    engine = make_engine(database_url)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    _message(spool, "1763800000-0612345678", "0612345678")
+    (spool / "1763800001-anonymous.txt").write_text("caller_id=anonymous\nepoch=1763800001\nuniqueid=9\n")
+    (spool / "in-progress.wav").write_bytes(b"")  # no sidecar yet: the call is still going on
+    first = import_fallback_calls(spool, engine, "0800123456")
+    assert len(first) == 2
+    assert import_fallback_calls(spool, engine, "0800123456") == []  # imported once
+    with session_scope(engine) as s:
+        calls = s.exec(select(Call).order_by(Call.id)).all()
+        assert [c.outcome for c in calls] == [CallOutcome.FALLBACK, CallOutcome.FALLBACK]
+        assert calls[0].caller_number == "0612345678" and calls[1].caller_number is None
+        tickets = s.exec(select(Ticket).order_by(Ticket.id)).all()
+        assert tickets[0].status is TicketStatus.WAITING_CALLBACK and tickets[0].needs_callback
+        assert tickets[0].subject.startswith("Message laissé")
+        assert tickets[1].status is TicketStatus.OPEN and not tickets[1].needs_callback  # nobody to call back
+        event = s.exec(select(CallEvent).where(CallEvent.call_id == calls[0].id)).one()
+        assert event.data["recording"].endswith("1763800000-0612345678.wav")
+    assert sorted(p.name for p in spool.iterdir()) == [
+        "1763800000-0612345678.txt.imported", "1763800000-0612345678.wav", "1763800001-anonymous.txt.imported",
+        "in-progress.wav",
+    ]
+    engine.dispose()
