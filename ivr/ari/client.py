@@ -108,6 +108,15 @@ class AriClient:
         params = httpx.QueryParams({"media": list(media), "lang": lang})
         await self.request("POST", f"/channels/{quote(channel_id)}/play/{quote(playback_id)}", params)
 
+    async def continue_in_dialplan(
+        self, channel_id: str, context: str, extension: str = "s", priority: int = 1
+    ) -> None:
+        """Hand the channel back to the dialplan (it leaves Stasis)."""
+        await self.request(
+            "POST", f"/channels/{quote(channel_id)}/continue",
+            {"context": context, "extension": extension, "priority": str(priority)},
+        )
+
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:
         await self.request("POST", f"/channels/{quote(channel_id)}/variable", {"variable": name, "value": value})
 

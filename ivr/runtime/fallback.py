@@ -68,8 +68,10 @@ def _import_one(fields: dict[str, str], sidecar: Path, engine: Engine, called_nu
             return None  # imported before (the rename failed)
         call = repository.create_call(
             session,
-            CallCreate(channel_id=channel_id, caller_number=caller, called_number=fields.get("dialled") or called_number,
-                       started_at=started),
+            CallCreate(
+                channel_id=channel_id, caller_number=caller,
+                called_number=fields.get("dialled") or called_number, started_at=started,
+            ),
         )
         call.outcome = CallOutcome.FALLBACK
         call.ended_at = started

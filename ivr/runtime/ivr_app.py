@@ -15,11 +15,16 @@ from ivr.runtime.store import CallStore
 
 log = logging.getLogger(__name__)
 
+FALLBACK_CONTEXT = "hotline-fallback"  # in extensions.conf: apology, queue of agents' phones, message
+
 
 class AppControl(CallControl, Protocol):
     """CallControl plus what the app itself asks of ARI."""
 
     async def application(self) -> dict[str, Any]: ...
+    async def continue_in_dialplan(
+        self, channel_id: str, context: str, extension: str = "s", priority: int = 1
+    ) -> None: ...
 
 
 class IvrApp:
@@ -102,9 +107,9 @@ class IvrApp:
         try:
             await session.start()
         except Exception:
-            log.exception("call %s could not start; handing it back to the dialplan", channel_id)
+            log.exception("call %s could not start; handing it to the dialplan fallback", channel_id)
             self.sessions.pop(channel_id, None)
-            await self._give_up(channel_id)
+            await self._to_fallback(channel_id)
             return
         task = asyncio.create_task(self._forget_when_done(session))
         self._tasks.add(task)
@@ -114,8 +119,10 @@ class IvrApp:
         await session.finished.wait()
         self.sessions.pop(session.channel_id, None)
 
-    async def _give_up(self, channel_id: str) -> None:
+    async def _to_fallback(self, channel_id: str) -> None:
+        """Never drop a call: the dialplan's fallback (apology, agents' queue, message) takes it."""
         try:
-            await self.control.hangup(channel_id)
+            await self.control.continue_in_dialplan(channel_id, FALLBACK_CONTEXT)
         except Exception:
-            log.exception("hangup of %s failed", channel_id)
+            log.exception("could not hand %s to the fallback; hanging up", channel_id)
+            await self.control.hangup(channel_id)

@@ -33,6 +33,12 @@ class FakeAri:
     async def playback(self, playback_id: str) -> dict[str, Any] | None:
         return {"id": playback_id} if playback_id in self.playing else None
 
+    async def continue_in_dialplan(
+        self, channel_id: str, context: str, extension: str = "s", priority: int = 1
+    ) -> None:
+        self.requests.append(("continue", channel_id, context))
+        self.channels.discard(channel_id)
+
     async def application(self) -> dict[str, Any]:
         return {"channel_ids": sorted(self.channels)}
 

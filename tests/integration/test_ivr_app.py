@@ -199,3 +199,13 @@ async def test_failed_play_does_not_stall_the_call(setup: tuple[IvrApp, FakeAri,
     await settle(app)
     # Each failed play counts as finished, so the flow keeps going instead of waiting forever.
     assert len(ari.plays(CHANNEL)) >= 2
+
+
+async def test_call_goes_to_fallback_when_it_cannot_start(setup: tuple[IvrApp, FakeAri, CallStore]) -> None:
+    """The database is gone: the call is not dropped, the dialplan fallback takes it."""
+    app, ari, store = setup
+    store.engine.dispose()
+    store.engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    await app.handle(ari.stasis_start(CHANNEL))
+    assert ("continue", CHANNEL, "hotline-fallback") in ari.requests
+    assert app.sessions == {}
