@@ -47,8 +47,10 @@ CONFIG_FILES = (
     "cel.conf",
     "chan_websocket.conf",
     "features.conf",
+    "manager.conf",
     "pjproject.conf",
     "queuerules.conf",
+    "stasis.conf",
     "udptl.conf",
     "websocket_client.conf",
 )

@@ -53,6 +53,7 @@ TARBALL_EXCLUDES = (
     "./var/spool/asterisk/*",
     "./var/lib/hotline",
     "./var/lib/asterisk/astdb.sqlite3",
+    "./var/cache/apt/archives/*.deb",
 )
 DEVICE_NODES = (("null", 1, 3), ("zero", 1, 5), ("random", 1, 8), ("urandom", 1, 9))
 RUNTIME_DIRS = ("var/run/asterisk", "var/log/asterisk", "var/spool/asterisk", "var/lib/asterisk", "var/cache/asterisk")
@@ -427,6 +428,7 @@ class Sandbox:
             raise SandboxError(f"debootstrap did not finish in {DEBOOTSTRAP_TIMEOUT_S:.0f} s:\n{_tail(log)}") from exc
         if done.returncode != 0 or not (partial / CHROOT_ASTERISK.lstrip("/")).exists():
             raise SandboxError(f"debootstrap failed (exit {done.returncode}):\n{_tail(log)}")
+        _run(["chroot", str(partial), "apt-get", "clean"], timeout=60, log=log)  # 115 MB of .deb files
         self._finish_chroot(partial)
 
     def _write_tarball(self) -> None:

@@ -1,0 +1,184 @@
+"""G.711 codecs and measures of heard audio: non-silent seconds, silent gaps, and a pure tone's presence.
+
+Pure numpy (no audioop, which Python 3.13 removed). Samples are int16 numpy arrays at 8 kHz unless told.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+SAMPLE_RATE = 8000
+FRAME_MS = 20  # one RTP packet of G.711 at ptime 20
+FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
+SILENCE_DBFS = -45.0  # frames quieter than this are silence: the prompts sit near -20 dBFS, the hold music -25
+TONE_BAND_SHARE = 0.7  # a frame "is" a tone when this share of its energy lies within the tone's band
+TONE_BAND_HZ = 60.0  # ± around the tone: a 20 ms frame resolves 50 Hz bins
+
+ULAW_BIAS = 0x84  # decoding, on 16-bit values
+ULAW_BIAS_14 = 0x21  # encoding, on 14-bit values
+ULAW_CLIP_14 = 8159
+ULAW_SILENCE = 0xFF
+
+Samples = NDArray[np.int16]
+
+
+def _ulaw_decode_table() -> NDArray[np.int16]:
+    u = (~np.arange(256, dtype=np.int32)) & 0xFF
+    sign, exponent, mantissa = u & 0x80, (u >> 4) & 0x07, u & 0x0F
+    magnitude = (((mantissa << 3) + ULAW_BIAS) << exponent) - ULAW_BIAS
+    return np.where(sign != 0, -magnitude, magnitude).astype(np.int16)
+
+
+def _ulaw_encode_table() -> NDArray[np.uint8]:
+    """For every int16 value (indexed by value + 32768): its μ-law byte, as sox and CPython's audioop encode it
+    (the 14-bit reference algorithm of G.711: bias 33, clip 8159)."""
+    value = np.arange(-32768, 32768, dtype=np.int32) >> 2
+    mask = np.where(value < 0, 0x7F, 0xFF)
+    magnitude = np.minimum(np.abs(value), ULAW_CLIP_14) + ULAW_BIAS_14
+    segment = np.maximum(np.floor(np.log2(magnitude)).astype(np.int32) - 5, 0)  # 0x3F, 0x7F, ... 0x1FFF ends
+    mantissa = (magnitude >> (segment + 1)) & 0x0F
+    byte = np.where(segment >= 8, 0x7F, (np.minimum(segment, 7) << 4) | mantissa)
+    return (byte ^ mask).astype(np.uint8)
+
+
+def _alaw_decode_table() -> NDArray[np.int16]:
+    out = np.zeros(256, dtype=np.int16)
+    for byte in range(256):
+        a = byte ^ 0x55
+        t = (a & 0x0F) << 4
+        segment = (a & 0x70) >> 4
+        if segment == 0:
+            t += 8
+        else:
+            t = (t + 0x108) << (segment - 1)
+        out[byte] = t if a & 0x80 else -t
+    return out
+
+
+ULAW_DECODE = _ulaw_decode_table()
+ULAW_ENCODE = _ulaw_encode_table()
+ALAW_DECODE = _alaw_decode_table()
+
+
+def ulaw_encode(samples: Samples) -> bytes:
+    return ULAW_ENCODE[samples.astype(np.int32) + 32768].tobytes()
+
+
+def ulaw_decode(data: bytes) -> Samples:
+    return ULAW_DECODE[np.frombuffer(data, dtype=np.uint8)]
+
+
+def alaw_decode(data: bytes) -> Samples:
+    return ALAW_DECODE[np.frombuffer(data, dtype=np.uint8)]
+
+
+def read_wav(path: Path) -> tuple[Samples, int]:
+    """16-bit mono PCM samples and the sample rate."""
+    with wave.open(str(path), "rb") as wav:
+        if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
+            raise ValueError(f"{path}: expected 16-bit mono, got {wav.getsampwidth() * 8}-bit x{wav.getnchannels()}")
+        rate = wav.getframerate()
+        data = wav.readframes(wav.getnframes())
+    return np.frombuffer(data, dtype="<i2").astype(np.int16), rate
+
+
+def write_wav(path: Path, samples: Samples, rate: int = SAMPLE_RATE) -> None:
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(samples.astype("<i2").tobytes())
+
+
+def load_as_8k(path: Path) -> Samples:
+    """Any WAV → 8 kHz 16-bit mono samples: read directly when it already is, else converted by sox."""
+    try:
+        samples, rate = read_wav(path)
+        if rate == SAMPLE_RATE:
+            return samples
+    except (ValueError, wave.Error):
+        pass
+    done = subprocess.run(
+        ["sox", str(path), "-t", "raw", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-e", "signed-integer",
+         "-L", "-"],
+        capture_output=True, check=False, timeout=60,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise ValueError(f"sox could not convert {path}: {done.stderr.decode(errors='replace').strip()}")
+    return np.frombuffer(done.stdout, dtype="<i2").astype(np.int16)
+
+
+def tone(hz: float, ms: int, dbfs: float = -12.0) -> Samples:
+    """A pure sine tone at 8 kHz."""
+    n = SAMPLE_RATE * ms // 1000
+    amplitude = 32767 * 10 ** (dbfs / 20)
+    return (np.sin(2 * np.pi * hz * np.arange(n) / SAMPLE_RATE) * amplitude).astype(np.int16)
+
+
+def frame_dbfs(samples: Samples) -> NDArray[np.float64]:
+    """RMS level of each 20 ms frame, in dBFS (−120 for digital silence)."""
+    n = len(samples) // FRAME_SAMPLES
+    frames = samples[: n * FRAME_SAMPLES].astype(np.float64).reshape(n, FRAME_SAMPLES)
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    result: NDArray[np.float64] = 20 * np.log10(np.maximum(rms, 1e-6) / 32768.0)
+    return np.maximum(result, -120.0)
+
+
+def audible_seconds(samples: Samples, threshold_dbfs: float = SILENCE_DBFS) -> float:
+    """Total duration of the 20 ms frames louder than the threshold."""
+    return float(np.count_nonzero(frame_dbfs(samples) > threshold_dbfs)) * FRAME_MS / 1000
+
+
+def longest_silence_seconds(samples: Samples, threshold_dbfs: float = SILENCE_DBFS) -> float:
+    """The longest run of silent frames, in seconds."""
+    longest = run = 0
+    for loud in frame_dbfs(samples) > threshold_dbfs:
+        run = 0 if loud else run + 1
+        longest = max(longest, run)
+    return longest * FRAME_MS / 1000
+
+
+def tone_seconds(samples: Samples, hz: float, threshold_dbfs: float = SILENCE_DBFS) -> float:
+    """How long a pure tone of `hz` is heard: frames that are audible and carry most energy near `hz`."""
+    n = len(samples) // FRAME_SAMPLES
+    if n == 0:
+        return 0.0
+    frames = samples[: n * FRAME_SAMPLES].astype(np.float64).reshape(n, FRAME_SAMPLES)
+    spectrum = np.abs(np.fft.rfft(frames * np.hanning(FRAME_SAMPLES), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(FRAME_SAMPLES, 1 / SAMPLE_RATE)
+    band = np.abs(freqs - hz) <= TONE_BAND_HZ
+    share = spectrum[:, band].sum(axis=1) / np.maximum(spectrum.sum(axis=1), 1e-9)
+    hits = (share >= TONE_BAND_SHARE) & (frame_dbfs(samples)[:n] > threshold_dbfs)
+    return float(np.count_nonzero(hits)) * FRAME_MS / 1000
+
+
+@dataclass(frozen=True)
+class Heard:
+    """A summary of a recording, for assertions and messages."""
+
+    seconds: float
+    audible_seconds: float
+    longest_silence_seconds: float
+    peak_dbfs: float
+
+    @classmethod
+    def of(cls, samples: Samples) -> Heard:
+        levels = frame_dbfs(samples)
+        return cls(
+            seconds=len(samples) / SAMPLE_RATE,
+            audible_seconds=audible_seconds(samples),
+            longest_silence_seconds=longest_silence_seconds(samples),
+            peak_dbfs=float(levels.max()) if len(levels) else -120.0,
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"{self.seconds:.1f} s, {self.audible_seconds:.1f} s audible, longest silence "
+            f"{self.longest_silence_seconds:.1f} s, loudest frame {self.peak_dbfs:.0f} dBFS"
+        )

@@ -1,0 +1,224 @@
+"""Real calls: sipp dials the toll-free number on the real Asterisk, the real `hotline serve` answers over ARI.
+
+Each test checks what the caller heard (the RTP Asterisk sent back, captured and decoded), what the database
+holds, and that ARI holds no channel or bridge afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from hotline.domain.enums import CallOutcome, TicketStatus
+from hotline.storage.db import make_engine, session_scope
+from hotline.storage.models import Call, CallEvent, Ticket
+from ivr.runtime.store import CallStore
+from kb.loader import load_kb
+from tests.e2e.conftest import AsteriskSandbox
+from tests.e2e.hotline_proc import E2E_KB, HotlineProcess, start_hotline
+from tests.e2e.sip.caller import CallResult, place_call
+from tests.e2e.sip.pcap import Dtmf, Silence, Step
+
+pytestmark = pytest.mark.e2e
+
+# Timings of the caller's script, from the answer. The e2e KB's answers are one short sentence.
+CHOOSE_MS = 1500  # a menu key pressed during the greeting (interruptible) is taken as the choice
+AFTER_ANSWER_MS = 8000  # the short answer has played and the "did it help?" question is playing
+
+
+@pytest.fixture(scope="module")
+def hotline(asterisk: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HotlineProcess]:
+    workdir = tmp_path_factory.mktemp("hotline")
+    proc = start_hotline(asterisk.env, workdir)
+    try:
+        proc.wait_ari(connected=True)
+        yield proc
+    finally:
+        proc.stop()
+
+
+def call(asterisk: AsteriskSandbox, steps: list[Step], caller: str = "0612345678", hold_ms: int = 60_000) -> CallResult:
+    result = place_call(steps, from_user=caller, hold_ms=hold_ms, target=asterisk.target)
+    assert result.answered, result.describe()
+    return result
+
+
+def calls_of(hotline: HotlineProcess, caller: str) -> list[Call]:
+    engine = make_engine(hotline.database_url)
+    try:
+        with session_scope(engine) as s:
+            rows = s.exec(select(Call).where(Call.caller_number == caller).order_by(Call.id)).all()
+            for row in rows:
+                s.expunge(row)
+            return list(rows)
+    finally:
+        engine.dispose()
+
+
+def events_of(hotline: HotlineProcess, call_id: int | None) -> list[CallEvent]:
+    engine = make_engine(hotline.database_url)
+    try:
+        with session_scope(engine) as s:
+            rows = s.exec(select(CallEvent).where(CallEvent.call_id == call_id).order_by(CallEvent.id)).all()
+            for row in rows:
+                s.expunge(row)
+            return list(rows)
+    finally:
+        engine.dispose()
+
+
+def ticket_of(hotline: HotlineProcess, call_id: int | None) -> Ticket:
+    engine = make_engine(hotline.database_url)
+    try:
+        with session_scope(engine) as s:
+            ticket = s.exec(select(Ticket).where(Ticket.call_id == call_id)).one()
+            s.expunge(ticket)
+            return ticket
+    finally:
+        engine.dispose()
+
+
+def wait_call_closed(hotline: HotlineProcess, caller: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = calls_of(hotline, caller)
+        if len(rows) >= count and all(r.ended_at is not None for r in rows):
+            return rows
+        if time.monotonic() > deadline:
+            raise AssertionError(f"calls of {caller} not closed: {rows}\n{hotline.log_tail()}")
+        time.sleep(0.2)
+
+
+def assert_nothing_left(asterisk: AsteriskSandbox) -> None:
+    assert asterisk.wait_no_channels() == []
+    bridges = asterisk.ari().get("/bridges").json()
+    assert bridges == []
+
+
+def test_health_says_connected(hotline: HotlineProcess) -> None:
+    assert hotline.health() == {"status": "ok", "db": "ok", "ari": "connected"}
+
+
+def test_menu_faq_answer_then_yes(asterisk: AsteriskSandbox, hotline: HotlineProcess) -> None:
+    caller = "0611000001"
+    result = call(asterisk, [Silence(CHOOSE_MS), Dtmf("1"), Silence(AFTER_ANSWER_MS), Dtmf("1")], caller)
+    assert result.hung_up_by == "asterisk", result.describe()  # after the goodbye
+    assert result.heard.audible_seconds > 6, result.describe()  # greeting start, answer, question, goodbye
+    [row] = wait_call_closed(hotline, caller)
+    assert row.outcome is CallOutcome.SELF_SERVED and row.faq_id == "mairie.horaires"
+    kinds = [e.kind for e in events_of(hotline, row.id)]
+    assert kinds[0] == "stasis_start" and "faq_answered" in kinds and "confirm" in kinds and kinds[-1] == "hangup"
+    ticket = ticket_of(hotline, row.id)
+    assert ticket.outcome is CallOutcome.SELF_SERVED and ticket.status is TicketStatus.RESOLVED
+    assert_nothing_left(asterisk)
+
+
+def _existing_dossier(hotline: HotlineProcess) -> str:
+    engine = make_engine(hotline.database_url)
+    try:
+        store = CallStore(engine, load_kb(E2E_KB))
+        call_id = store.start_call("e2e-earlier-call", "0699999999", "0800123456")
+        return store.create_ticket(call_id, "earlier", "dechets.collecte", False)
+    finally:
+        engine.dispose()
+
+
+def _dossier_steps(number: str) -> list[Step]:
+    steps: list[Step] = [Silence(CHOOSE_MS), Dtmf("5"), Silence(2000)]
+    steps += [Dtmf(d) for d in number + "#"]
+    return steps
+
+
+def test_dossier_follow_up_valid_number(asterisk: AsteriskSandbox, hotline: HotlineProcess) -> None:
+    caller = "0611000002"
+    dossier = _existing_dossier(hotline)
+    result = call(asterisk, [*_dossier_steps(dossier), Silence(16_000)], caller, hold_ms=30_000)
+    [row] = wait_call_closed(hotline, caller)
+    lookups = [e for e in events_of(hotline, row.id) if e.kind == "dossier_lookup"]
+    assert [(e.data["dossier"], e.data["found"], e.data["status"]) for e in lookups] == [(dossier, 1, "open")]
+    # After the digits the caller hears the status read out: intro, 8 digits, the status sentence.
+    assert result.heard.audible_seconds > 10, result.describe()
+    assert row.outcome is CallOutcome.SELF_SERVED
+    assert_nothing_left(asterisk)
+
+
+def test_dossier_follow_up_invalid_number(asterisk: AsteriskSandbox, hotline: HotlineProcess) -> None:
+    caller = "0611000003"
+    dossier = _existing_dossier(hotline)
+    wrong = dossier[:-1] + str((int(dossier[-1]) + 1) % 10)  # wrong check digit
+    call(asterisk, [*_dossier_steps(wrong), Silence(5000)], caller, hold_ms=12_000)
+    [row] = wait_call_closed(hotline, caller)
+    kinds = [e.kind for e in events_of(hotline, row.id)]
+    assert "dossier_rejected" in kinds and "dossier_lookup" not in kinds
+    assert row.outcome is CallOutcome.ABANDONED  # hung up while asked to type it again
+    assert_nothing_left(asterisk)
+
+
+def test_zero_reaches_a_human_and_gets_a_dossier(asterisk: AsteriskSandbox, hotline: HotlineProcess) -> None:
+    caller = "0611000004"
+    result = call(asterisk, [Silence(CHOOSE_MS), Dtmf("0")], caller, hold_ms=60_000)
+    assert result.hung_up_by == "asterisk", result.describe()
+    [row] = wait_call_closed(hotline, caller)
+    assert row.outcome is CallOutcome.CALLBACK_REQUESTED
+    ticket = ticket_of(hotline, row.id)
+    assert ticket.needs_callback and ticket.status is TicketStatus.WAITING_CALLBACK
+    assert ticket.caller_phone == caller
+    assert_nothing_left(asterisk)
+
+
+def test_no_input_reprompts_then_human(asterisk: AsteriskSandbox, hotline: HotlineProcess) -> None:
+    caller = "0611000005"
+    result = call(asterisk, [Silence(1000)], caller, hold_ms=150_000)
+    assert result.hung_up_by == "asterisk", result.describe()
+    [row] = wait_call_closed(hotline, caller)
+    events = events_of(hotline, row.id)
+    reprompts = [e for e in events if e.kind == "reprompt"]
+    assert [e.data["reason"] for e in reprompts] == ["no_input", "no_input"]
+    assert any(e.kind == "to_human" and e.data["reason"] == "retries_exhausted" for e in events)
+    assert row.outcome is CallOutcome.CALLBACK_REQUESTED
+    assert ticket_of(hotline, row.id).needs_callback
+    assert_nothing_left(asterisk)
+
+
+HANGUP_SCRIPTS: dict[str, list[Step]] = {
+    "greeting": [Silence(800)],
+    "menu": [Silence(6500)],  # the greeting lasts about 4 s
+    "faq_answer": [Silence(CHOOSE_MS), Dtmf("1"), Silence(1200)],
+    "confirm": [Silence(CHOOSE_MS), Dtmf("1"), Silence(AFTER_ANSWER_MS)],
+    "dossier_entry": [Silence(CHOOSE_MS), Dtmf("5"), Silence(2000), Dtmf("1"), Dtmf("2")],
+    "human": [Silence(CHOOSE_MS), Dtmf("0"), Silence(800)],
+}
+
+
+def test_caller_hangs_up_in_each_state(asterisk: AsteriskSandbox, hotline: HotlineProcess) -> None:
+    callers = {state: f"06220000{i:02d}" for i, state in enumerate(HANGUP_SCRIPTS)}
+    with ThreadPoolExecutor(len(HANGUP_SCRIPTS)) as pool:
+        results = dict(zip(HANGUP_SCRIPTS, pool.map(
+            lambda state: place_call(HANGUP_SCRIPTS[state], from_user=callers[state], target=asterisk.target),
+            HANGUP_SCRIPTS,
+        ), strict=True))
+    for state, result in results.items():
+        assert result.answered and result.hung_up_by == "caller", f"{state}: {result.describe()}"
+    for state, caller in callers.items():
+        [row] = wait_call_closed(hotline, caller)
+        assert row.outcome is CallOutcome.ABANDONED, state
+        hung = [e for e in events_of(hotline, row.id) if e.kind == "caller_hung_up"]
+        assert [e.data["state"] for e in hung] == [state], state
+        assert ticket_of(hotline, row.id).outcome is CallOutcome.ABANDONED
+    assert_nothing_left(asterisk)
+
+
+def test_received_audio_is_the_hotline_speaking(asterisk: AsteriskSandbox, hotline: HotlineProcess,
+                                                 tmp_path: Path) -> None:
+    """The first seconds the caller hears are the greeting, not noise: loud enough, with pauses of speech."""
+    result = call(asterisk, [Silence(4000)], "0611000006", hold_ms=4000)
+    heard = result.heard
+    assert heard.audible_seconds > 2.0, result.describe()
+    assert heard.peak_dbfs > -20, result.describe()
+    wait_call_closed(hotline, "0611000006")
