@@ -58,11 +58,12 @@ CONFIG_FILES = (
 # Where the dialplan leaves the messages of callers nobody could answer (as Asterisk sees it).
 DEFAULT_FALLBACK_SPOOL_DIR = "/var/spool/asterisk/hotline-fallback"
 FALLBACK_RECORDING_NAMING = (
-    "<epoch>-<caller id>.wav (8 kHz 16-bit mono; caller id reduced to digits and '+', 'anonymous' when absent; "
-    "'-<uniqueid>' is appended in the rare case the name is taken), plus <same name>.txt written when the call "
-    "ends: key=value lines caller_id, caller_name, epoch, started_at (UTC), uniqueid, dialled, queue_status, "
-    "record_status (SILENCE, DTMF, TIMEOUT, HANGUP, ...), recording, size_bytes. A recording is complete when "
-    "its .txt exists."
+    "Every call the fallback takes leaves <epoch>-<caller id>.txt, written when the call ends (whoever hangs "
+    "up): key=value lines caller_id, caller_name, epoch, started_at (UTC), uniqueid, dialled, queue_status, "
+    "answered_by, record_status (NONE, SILENCE, DTMF, TIMEOUT, HANGUP), recording, size_bytes. If the caller "
+    "reached the beep, <epoch>-<caller id>.wav (8 kHz 16-bit mono) holds the message. The caller id is reduced "
+    "to digits and '+' ('anonymous' when absent, then followed by '-<uniqueid>', as is any name already taken). "
+    "A call is complete when its .txt exists."
 )
 # The generated fallback prompts (fallback_audio.py), as files under <prompts dir>/fallback/ without extension.
 FALLBACK_PROMPTS = ("apology", "leave-message", "goodbye")
@@ -185,7 +186,7 @@ class AsteriskConfig:
             carrier_match=carrier_match or (LOOPBACK,),
             fallback_queue_seconds=settings.fallback_queue_seconds,
             prompts_dir=prompts_dir or settings.prompts_dir_in_asterisk,
-            fallback_spool_dir=fallback_spool_dir or DEFAULT_FALLBACK_SPOOL_DIR,
+            fallback_spool_dir=fallback_spool_dir or settings.fallback_spool_dir_in_asterisk,
             rtp_ports=rtp_ports or DEFAULT_RTP_PORTS,
             directories=dict(directories or {}),
         )

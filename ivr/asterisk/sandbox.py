@@ -284,7 +284,7 @@ class Sandbox:
             self.settings,
             http_bind=self.http_bind,
             prompts_dir=str(self.settings.prompts_dir or self.settings.prompts_dir_in_asterisk),
-            fallback_spool_dir=str(base / "spool" / "hotline-fallback"),
+            fallback_spool_dir=str(self.settings.fallback_spool_dir or base / "spool" / "hotline-fallback"),
             directories=directories,
         )
 
@@ -390,6 +390,9 @@ class Sandbox:
         return partial
 
     def _finish_chroot(self, partial: Path) -> None:
+        etc, dist = partial / "etc" / "asterisk", partial / "etc" / "asterisk.dist"
+        if etc.exists() and not dist.exists():
+            etc.rename(dist)  # Debian's sample configs, kept for reference (and in the tarball, unlike ours)
         (partial / CHROOT_MARKER).write_text(f"hotline Asterisk sandbox, Debian {DEBIAN_SUITE}\n")
         _remove_tree(self.root)  # a folder without the marker: an older, unfinished attempt
         partial.rename(self.root)
@@ -497,6 +500,11 @@ class Sandbox:
                 needed.mkdir(parents=True, exist_ok=True)
             except PermissionError as exc:
                 raise SandboxError(f"cannot create {needed}: {exc}; set HOTLINE_PROMPTS_DIR to a writable one") from exc
+        if spool.resolve() != self.settings.effective_fallback_spool_dir().resolve():
+            self.echo(
+                f"warning: the app reads fallback messages from {self.settings.effective_fallback_spool_dir()}, "
+                f"but this Asterisk writes them to {spool}: set HOTLINE_FALLBACK_SPOOL_DIR={spool}"
+            )
         effective = self.settings.effective_prompts_dir()
         if self.mode == "chroot" and effective.resolve() != prompts.resolve():
             effective.mkdir(parents=True, exist_ok=True)
@@ -654,7 +662,7 @@ class Sandbox:
         if _pid_alive(pid):
             raise SandboxError(f"Asterisk (pid {pid}) survived SIGKILL")
         self.pid_file.unlink(missing_ok=True)
-        self.echo(f"Asterisk stopped ({how}, pid {pid}) in {time.monotonic() - t:.1f} s")
+        self.echo(f"Asterisk stopped ({how}, pid {pid}) in {time.monotonic() - t:.2f} s")
         return True
 
     # ---- status ----------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,7 +23,18 @@ import pytest
 from ivr.asterisk.fallback_audio import wav_seconds
 from tests.e2e.conftest import AsteriskSandbox
 from tests.e2e.sip.agent import AgentPhone, register
-from tests.e2e.sip.audio import SAMPLE_RATE, Heard, Samples, audible_seconds, load_as_8k, read_wav, tone_seconds
+from tests.e2e.sip.audio import (
+    SAMPLE_RATE,
+    Heard,
+    Samples,
+    audible_seconds,
+    find_in,
+    load_as_8k,
+    read_wav,
+    tone_seconds,
+    ulaw_decode,
+    ulaw_encode,
+)
 from tests.e2e.sip.caller import place_call, sipp_errors
 from tests.e2e.sip.pcap import Audio, Silence, Step, Tone
 from tests.e2e.sip.ports import release_block, reserve_block
@@ -49,6 +61,28 @@ def hotline(
 
 def random_caller_id() -> str:
     return "06" + "".join(random.choice("0123456789") for _ in range(8))
+
+
+def sidecar_fields(spool: Path, caller_id: str, timeout: float = 5.0) -> tuple[Path, dict[str, str]]:
+    """The one sidecar of this caller's fallback call (written at hangup, so waited for)."""
+    deadline = time.monotonic() + timeout
+    found = list(spool.glob(f"*-{caller_id}*.txt"))
+    while not found and time.monotonic() < deadline:
+        time.sleep(0.1)
+        found = list(spool.glob(f"*-{caller_id}*.txt"))
+    assert len(found) == 1, f"one sidecar for {caller_id} in {spool}: {found}"
+    fields = dict(line.split("=", 1) for line in found[0].read_text().splitlines() if "=" in line)
+    return found[0], fields
+
+
+@pytest.fixture
+def spool_cleanup(asterisk: AsteriskSandbox) -> Iterator[list[str]]:
+    """Caller ids whose fallback files the test removes at the end (they would become tickets in other tests)."""
+    callers: list[str] = []
+    yield callers
+    for caller_id in callers:
+        for path in asterisk.fallback_spool_dir.glob(f"*-{caller_id}*"):
+            path.unlink(missing_ok=True)
 
 
 def report(line: str) -> None:
@@ -195,6 +229,10 @@ def _prompt_seconds(asterisk: AsteriskSandbox, name: str) -> float:
     return wav_seconds(path)
 
 
+def _prompt(asterisk: AsteriskSandbox, name: str) -> Samples:
+    return read_wav(asterisk.prompts_dir / "fallback" / f"{name}.wav")[0]
+
+
 def _segment(samples: Samples, start_s: float, end_s: float) -> Heard:
     return Heard.of(samples[int(start_s * SAMPLE_RATE) : int(end_s * SAMPLE_RATE)])
 
@@ -209,7 +247,7 @@ def test_other_numbers_are_refused(tmp_path: Path, asterisk: AsteriskSandbox) ->
 
 
 def test_fallback_apology_queue_then_recorded_message(
-    tmp_path: Path, asterisk: AsteriskSandbox, caller_speech: Path
+    tmp_path: Path, asterisk: AsteriskSandbox, caller_speech: Path, spool_cleanup: list[str]
 ) -> None:
     """App not connected, no agent registered: apology, queue with music on hold until it times out, message."""
     for agent in asterisk.settings.sip_agents:
@@ -221,6 +259,7 @@ def test_fallback_apology_queue_then_recorded_message(
     before_message_s = apology_s + queue_s + leave_s
     speech_s = len(load_as_8k(caller_speech)) / SAMPLE_RATE
     caller_id = random_caller_id()
+    spool_cleanup.append(caller_id)
     steps: list[Step] = [Silence(int(before_message_s * 1000) + BEEP_MARGIN_MS), Audio(caller_speech), Silence(9000)]
     started = time.time()
 
@@ -246,6 +285,13 @@ def test_fallback_apology_queue_then_recorded_message(
     assert until_beep.longest_silence_seconds < 2.0, f"nobody hears silence: {until_beep}"
     goodbye = _segment(heard, before_message_s + speech_s, len(heard) / SAMPLE_RATE)
     assert goodbye.audible_seconds >= 0.5 * goodbye_s, f"the goodbye: {goodbye}"
+    apology_at, apology_match = find_in(heard[: int((apology_s + 3) * SAMPLE_RATE)], _prompt(asterisk, "apology"))
+    # the last packets of the goodbye race the hang-up: its first seconds are enough to recognise it
+    goodbye_at, goodbye_match = find_in(heard, _prompt(asterisk, "goodbye")[: 3 * SAMPLE_RATE])
+    report(f"heard apology.wav at {apology_at:.2f} s (match {apology_match:.3f}), goodbye.wav at {goodbye_at:.1f} s "
+           f"(match {goodbye_match:.3f})")  # fmt: skip
+    assert apology_match > 0.9 and apology_at < 1.0, "the caller hears the apology prompt itself, at once"
+    assert goodbye_match > 0.9 and goodbye_at > before_message_s + speech_s
 
     recordings = [p for p in asterisk.fallback_spool_dir.glob(f"*-{caller_id}.wav") if p.stat().st_mtime >= started - 1]
     assert len(recordings) == 1, f"one recording for {caller_id} in {asterisk.fallback_spool_dir}"
@@ -258,36 +304,52 @@ def test_fallback_apology_queue_then_recorded_message(
     report(f"recording {recording.name}: {recorded} (the caller spoke {spoken:.1f} s of {speech_s:.1f} s)")
     assert rate == SAMPLE_RATE
     assert recorded.audible_seconds >= 3.0 and recorded.audible_seconds >= 0.7 * spoken, recorded
+    sent = ulaw_decode(ulaw_encode(load_as_8k(caller_speech)))  # what went down the line
+    offset, match = find_in(samples, sent)
+    report(f"the caller's speech is in the recording at {offset:.2f} s (match {match:.3f})")
+    assert match > 0.9, "the recording holds the caller's own audio"
 
-    sidecar = recording.with_suffix(".txt")
-    deadline = time.monotonic() + 5
-    while not sidecar.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    fields = dict(line.split("=", 1) for line in sidecar.read_text().splitlines() if "=" in line)
+    sidecar, fields = sidecar_fields(asterisk.fallback_spool_dir, caller_id)
+    assert sidecar == recording.with_suffix(".txt")
     assert fields["caller_id"] == caller_id
     assert fields["epoch"] == str(epoch)
     assert fields["dialled"] == asterisk.state.toll_free_number
-    assert fields["queue_status"] == "TIMEOUT"
+    assert fields["queue_status"] == "TIMEOUT" and fields["answered_by"] == ""
     assert fields["record_status"] == "SILENCE"
     assert fields["recording"].endswith(recording.name)
     assert int(fields["size_bytes"]) == recording.stat().st_size
     assert asterisk.wait_no_channels() == [], "channels left behind"
 
 
-def test_any_caller_id_reaches_the_hotline(tmp_path: Path, asterisk: AsteriskSandbox) -> None:
-    """The carrier is identified by address: an unknown or odd From user still gets the hotline."""
-    for from_user in ("anonymous", "+33612345678"):
+def test_any_caller_id_reaches_the_hotline(tmp_path: Path, asterisk: AsteriskSandbox, spool_cleanup: list[str]) -> None:
+    """The carrier is identified by address: an unknown or odd From user still gets the hotline. A caller who
+    hangs up during the apology still leaves a sidecar (a ticket to call back), without a recording."""
+    international = "+336" + random_caller_id()[2:]
+    spool_cleanup.append(international)
+    started = time.time()
+    for from_user in ("anonymous", international):
         result = place_call([Silence(3000)], from_user=from_user, target=asterisk.target, workdir=tmp_path / from_user)
         assert result.answered, result.describe()
+        assert result.hung_up_by == "caller"
         assert result.heard.audible_seconds >= 2.0, f"the apology starts at once: {result.describe()}"
     assert asterisk.wait_no_channels() == []
+    sidecar, fields = sidecar_fields(asterisk.fallback_spool_dir, international)
+    assert fields["caller_id"] == international
+    assert fields["record_status"] == "NONE" and fields["recording"] == "" and fields["size_bytes"] == "0"
+    assert not sidecar.with_suffix(".wav").exists()
+    anonymous = [p for p in asterisk.fallback_spool_dir.glob("*-anonymous-*.txt") if p.stat().st_mtime >= started - 1]
+    assert len(anonymous) == 1, anonymous  # <epoch>-anonymous-<uniqueid>.txt
+    assert "caller_id=anonymous\n" in anonymous[0].read_text()
+    anonymous[0].unlink()
 
 
-def test_fallback_queue_rings_a_registered_agent_and_bridges(tmp_path: Path, asterisk: AsteriskSandbox) -> None:
+def test_fallback_queue_rings_a_registered_agent_and_bridges(
+    tmp_path: Path, asterisk: AsteriskSandbox, spool_cleanup: list[str]
+) -> None:
     agent, password = sorted(asterisk.settings.sip_agents.items())[0]
     apology_s = _prompt_seconds(asterisk, "apology")
     caller_id = random_caller_id()
-    started = time.time()
+    spool_cleanup.append(caller_id)
     phone = AgentPhone(
         agent, password, talk=[Tone(AGENT_TONE_HZ, 6000)], hold_ms=6000, target=asterisk.target,
         workdir=tmp_path / "agent",
@@ -316,17 +378,24 @@ def test_fallback_queue_rings_a_registered_agent_and_bridges(tmp_path: Path, ast
     assert agent_heard_caller >= MIN_TONE_S, agent_result
     assert result.hung_up_by == "asterisk", "the agent hung up, so Asterisk ends the caller's leg"
     assert agent_result.hung_up_by == "agent"
-    assert not [p for p in asterisk.fallback_spool_dir.glob(f"*-{caller_id}.*") if p.stat().st_mtime >= started - 1]
+    sidecar, fields = sidecar_fields(asterisk.fallback_spool_dir, caller_id)
+    assert fields["answered_by"] == agent and fields["record_status"] == "NONE", fields
+    assert not sidecar.with_suffix(".wav").exists(), "an answered call leaves no message"
     assert asterisk.endpoint_state(agent) == "offline", "stop() unregisters"
     assert asterisk.wait_no_channels() == [], "channels left behind"
 
 
-def test_concurrent_callers_each_hear_the_apology(tmp_path: Path, asterisk: AsteriskSandbox) -> None:
+def test_concurrent_callers_each_hear_the_apology(
+    tmp_path: Path, asterisk: AsteriskSandbox, spool_cleanup: list[str]
+) -> None:
     """place_call from threads: each call has its own ports and capture."""
     from concurrent.futures import ThreadPoolExecutor
 
+    callers = [random_caller_id() for _ in range(4)]
+    spool_cleanup.extend(callers)
+
     def one(i: int) -> tuple[bool, float]:
-        r = place_call([Silence(4000)], from_user=random_caller_id(), target=asterisk.target, workdir=tmp_path / str(i))
+        r = place_call([Silence(4000)], from_user=callers[i], target=asterisk.target, workdir=tmp_path / str(i))
         return r.answered, r.heard.audible_seconds
 
     with ThreadPoolExecutor(4) as pool:
@@ -336,12 +405,14 @@ def test_concurrent_callers_each_hear_the_apology(tmp_path: Path, asterisk: Aste
     assert asterisk.wait_no_channels() == []
 
 
-def test_load_runner_counts_calls(tmp_path: Path, asterisk: AsteriskSandbox) -> None:
+def test_load_runner_counts_calls(tmp_path: Path, asterisk: AsteriskSandbox, spool_cleanup: list[str]) -> None:
     from tests.e2e.sip.load import run_load
 
+    prefix = random_caller_id()[:6]
+    spool_cleanup.append(prefix)  # the callers are <prefix><call number>
     result = run_load(
         [Tone(CALLER_TONE_HZ, 2000)], calls=6, concurrent=3, rate=3, hold_ms=2500, target=asterisk.target,
-        workdir=tmp_path,
+        workdir=tmp_path, from_user=prefix + "[call_number]",
     )  # fmt: skip
     report(
         f"load: {result.successful}/{result.calls} OK, {result.failed} failed, response p50 "

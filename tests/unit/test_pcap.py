@@ -21,6 +21,7 @@ from tests.e2e.sip.pcap import (
     Audio,
     Dtmf,
     Silence,
+    Step,
     Tone,
     build_rtp,
     pcap_bytes,
@@ -29,6 +30,7 @@ from tests.e2e.sip.pcap import (
 )
 
 ETH_IP_UDP = 14 + 20 + 8
+GOLDEN_SHA256 = "3953a7e85af3844cd0da2e5fdead7d69a18d5d99fa6fc3b8e50bc2d004792a6a"  # test_pcap_golden_digest
 
 
 def test_ulaw_golden_values() -> None:
@@ -99,9 +101,6 @@ def test_pcap_golden_digest() -> None:
     assert hashlib.sha256(data).hexdigest() == GOLDEN_SHA256
 
 
-GOLDEN_SHA256 = "3953a7e85af3844cd0da2e5fdead7d69a18d5d99fa6fc3b8e50bc2d004792a6a"
-
-
 def test_audio_step_reads_an_8k_wav_without_sox(tmp_path: Path) -> None:
     wav = tmp_path / "a.wav"
     audio.write_wav(wav, audio.tone(1000, 100))
@@ -111,7 +110,7 @@ def test_audio_step_reads_an_8k_wav_without_sox(tmp_path: Path) -> None:
 
 
 def test_decode_round_trip_keeps_timing_and_digits() -> None:
-    steps = [Tone(700, 200), Dtmf("19#"), Silence(100)]
+    steps: list[Step] = [Tone(700, 200), Dtmf("19#"), Silence(100)]
     packets = build_rtp(steps)
     decoded = decode_rtp([(p.time_us / 1e6, p.to_bytes()) for p in packets])
     assert decoded.dtmf == "19#"

@@ -158,6 +158,23 @@ def tone_seconds(samples: Samples, hz: float, threshold_dbfs: float = SILENCE_DB
     return float(np.count_nonzero(hits)) * FRAME_MS / 1000
 
 
+def find_in(haystack: Samples, needle: Samples) -> tuple[float, float]:
+    """Where `needle` best lines up inside `haystack`: (offset in seconds, normalised correlation 0-1 there).
+
+    1.0 means the very samples (e.g. a prompt file in what a caller heard, both through G.711); speech that
+    merely sounds alike scores far lower. FFT cross-correlation, so minutes of audio take milliseconds.
+    """
+    a, b = haystack.astype(np.float64), needle.astype(np.float64)
+    if len(b) == 0 or len(a) < len(b):
+        return 0.0, 0.0
+    size = 1 << int(np.ceil(np.log2(len(a) + len(b))))
+    raw = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)[: len(a) - len(b) + 1]
+    lag = int(np.argmax(np.abs(raw)))
+    window = a[lag : lag + len(b)]
+    norm = float(np.sqrt(np.dot(window, window) * np.dot(b, b)))
+    return lag / SAMPLE_RATE, (abs(float(np.dot(window, b))) / norm if norm else 0.0)
+
+
 @dataclass(frozen=True)
 class Heard:
     """A summary of a recording, for assertions and messages."""
