@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 IMPORTED_SUFFIX = ".imported"  # a sidecar renamed so is done
 SUBJECT_WITH_MESSAGE = "Message laissé pendant une panne du serveur vocal"
 SUBJECT_WITHOUT_MESSAGE = "Appel reçu pendant une panne du serveur vocal"
+SUBJECT_ANSWERED = "Appel pris par un conseiller pendant une panne du serveur vocal"
 
 
 def parse_sidecar(text: str) -> dict[str, str]:
@@ -54,7 +55,9 @@ def import_fallback_calls(spool_dir: Path, engine: Engine, called_number: str) -
 
 
 def _import_one(fields: dict[str, str], sidecar: Path, engine: Engine, called_number: str) -> str | None:
-    channel_id = f"fallback-{fields.get('uniqueid') or sidecar.stem}"
+    # Asterisk's uniqueid is the channel id: a call the app had already recorded is not imported twice.
+    channel_id = fields.get("uniqueid") or f"fallback-{sidecar.stem}"
+    answered_by = fields.get("answered_by") or None
     caller = fields.get("caller_id")
     caller = None if caller in (None, "", "anonymous") else caller
     try:
@@ -73,23 +76,24 @@ def _import_one(fields: dict[str, str], sidecar: Path, engine: Engine, called_nu
                 called_number=fields.get("dialled") or called_number, started_at=started,
             ),
         )
-        call.outcome = CallOutcome.FALLBACK
+        call.outcome = CallOutcome.TO_AGENT if answered_by else CallOutcome.FALLBACK
         call.ended_at = started
         call_id = call.id
         assert call_id is not None
         repository.record_call_event(
             session, call_id, "fallback",
             {"queue_status": fields.get("queue_status"), "record_status": fields.get("record_status"),
-             "recording": str(recording) if has_message else None},
+             "answered_by": answered_by, "recording": str(recording) if has_message else None},
             at=started,
         )
+        # An agent who took the call from the fallback queue has served it; otherwise somebody calls back.
+        needs_callback = caller is not None and not answered_by
+        subject = SUBJECT_ANSWERED if answered_by else SUBJECT_WITH_MESSAGE if has_message else SUBJECT_WITHOUT_MESSAGE
         ticket = repository.create_ticket(
-            session,
-            TicketCreate(call_id=call_id, caller_phone=caller, needs_callback=caller is not None,
-                         subject=SUBJECT_WITH_MESSAGE if has_message else SUBJECT_WITHOUT_MESSAGE),
+            session, TicketCreate(call_id=call_id, caller_phone=caller, needs_callback=needs_callback, subject=subject)
         )
-        ticket.outcome = CallOutcome.FALLBACK
-        if caller is not None:
+        ticket.outcome = call.outcome
+        if needs_callback:
             repository.change_ticket_status(session, ticket, TicketStatus.WAITING_CALLBACK, reason="fallback")
         log.info("fallback call from %s imported as dossier %s", caller or "anonymous", ticket.dossier_number)
         return ticket.dossier_number
