@@ -92,7 +92,9 @@ class IvrApp:
             owner = self.sessions.get(target.removeprefix("channel:"))
             if owner:
                 owner.playback_finished(str(playback.get("id", "")))
-        elif kind in ("StasisEnd", "ChannelDestroyed") and session:
+        # ChannelHangupRequest comes before the PlaybackFinished of the prompt the hangup cut: handled first,
+        # the flow sees the hangup in the state the caller left, not in the next one.
+        elif kind in ("ChannelHangupRequest", "StasisEnd", "ChannelDestroyed") and session:
             session.caller_hung_up()
 
     async def _stasis_start(self, event: AriEvent) -> None:
