@@ -76,6 +76,7 @@ def start_hotline(env: dict[str, str], workdir: Path, kb_path: Path = E2E_KB, **
     """Start `hotline serve` with its own SQLite database and port; the caller stops it."""
     port = free_port()
     database_url = f"sqlite:///{workdir / 'hotline.db'}"
+    workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "hotline.log"
     environ = {
         **env,
