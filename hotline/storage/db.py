@@ -28,6 +28,7 @@ SQLITE_MEMORY_NAMES = frozenset({"", ":memory:"})
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # In WAL mode NORMAL is still crash-safe (a power cut may lose the last commits, never corrupt the file).
 SQLITE_SYNCHRONOUS = "NORMAL"
+SQLITE_WRITE_OPTION = "hotline_sqlite_write"  # execution option: begin the transaction IMMEDIATE
 
 
 def normalize_database_url(url: str | URL) -> URL:
@@ -76,11 +77,14 @@ def _make_sqlite_engine(url: URL, *, foreign_keys: bool, echo: bool) -> Engine:
         finally:
             cursor.close()
 
-    # A deferred BEGIN keeps readers from ever blocking. A transaction that reads and then writes can
-    # still get "database is locked" if another writer committed in between: keep write units short.
+    # A unit of work that writes begins IMMEDIATE: it takes the write lock up front and waits for it
+    # (busy_timeout). A deferred transaction that reads, then writes after another writer committed fails at
+    # once with "database is locked" (WAL snapshot rule) — under load the IVR hit exactly that. Read-only
+    # units stay deferred, so readers never block.
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        immediate = connection.get_execution_options().get(SQLITE_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
@@ -91,9 +95,11 @@ def new_session(engine: Engine) -> Session:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commits when the block ends, rolls back if it raises."""
-    session = new_session(engine)
+def session_scope(engine: Engine, *, write: bool = True) -> Iterator[Session]:
+    """One unit of work: commits when the block ends, rolls back if it raises. `write=False` for read-only
+    work (on SQLite it then does not take the write lock)."""
+    bind = engine.execution_options(**{SQLITE_WRITE_OPTION: True}) if write else engine
+    session = new_session(bind)
     try:
         yield session
         session.commit()

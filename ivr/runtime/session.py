@@ -18,6 +18,9 @@ from ivr.runtime.store import CallStore
 
 log = logging.getLogger(__name__)
 
+FINISH_ATTEMPTS = 5  # closing a call: the database may be restarting; about 15 s of retries in all
+FINISH_RETRY_S = 1.0
+
 
 class CallControl(Protocol):
     """The ARI requests a call needs (AriClient, or an in-process fake in tests)."""
@@ -107,11 +110,19 @@ class CallSession:
             await self._finish()
 
     async def _finish(self) -> None:
+        """Close the call and its ticket; retried, because a lost ticket is a lost citizen request."""
         if self.call_id is None:
+            self.finished.set()
             return
         outcome = self.outcome or CallOutcome.ABANDONED
         try:
-            await asyncio.to_thread(self.store.finish_call, self.call_id, outcome, self.faq_id)
+            for attempt in range(FINISH_ATTEMPTS):
+                try:
+                    await asyncio.to_thread(self.store.finish_call, self.call_id, outcome, self.faq_id)
+                    return
+                except Exception:
+                    log.exception("call %s: closing it failed (attempt %d)", self.channel_id, attempt + 1)
+                    await asyncio.sleep(FINISH_RETRY_S * (attempt + 1))
         finally:
             self.finished.set()
 

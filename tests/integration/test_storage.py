@@ -571,3 +571,34 @@ def test_enums_are_stored_as_their_string_value(engine: Engine) -> None:
         raw = connection.execute(text("SELECT status FROM ticket WHERE id = :id"), {"id": ticket_id}).scalar_one()
     assert raw == "waiting_callback"
     assert type(raw) is str
+
+
+def test_sqlite_concurrent_read_then_write_units_do_not_fail(tmp_path: Path) -> None:
+    """Many threads each reading then writing (as the IVR closes calls): none gets "database is locked"."""
+    import threading
+
+    from hotline.storage.models import Call, CallCreate
+
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(15):
+                with session_scope(engine) as session:
+                    session.exec(select(Call)).all()  # read first...
+                    repository.create_call(session, CallCreate(channel_id=f"{n}-{i}", called_number="0800"))
+        except BaseException as exc:  # collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with session_scope(engine, write=False) as session:
+        assert len(session.exec(select(Call)).all()) == 8 * 15
+    engine.dispose()
