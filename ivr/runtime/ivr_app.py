@@ -12,6 +12,7 @@ from ivr.ari.client import AriConfig, AriEvent, run_events
 from ivr.flow import events as ev
 from ivr.runtime.session import CallControl, CallSession, Flow, MediaResolver
 from ivr.runtime.store import CallStore
+from ivr.runtime.timeline import TimelineWriter
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class IvrApp:
         self.store = store
         self.flow_factory = flow_factory
         self.sessions: dict[str, CallSession] = {}
+        self.timeline = TimelineWriter(store)  # one writer for every call's steps
         self.connected = False
         self.reconnections = 0
         self.on_connected_hooks: list[Callable[[], Awaitable[None]]] = []  # e.g. import fallback calls
@@ -104,20 +106,24 @@ class IvrApp:
             return
         caller = (channel.get("caller") or {}).get("number") or None
         called = (channel.get("dialplan") or {}).get("exten") or ""
-        session = CallSession(channel_id, caller, called, self.flow_factory(), self.control, self.media, self.store)
+        session = CallSession(
+            channel_id, caller, called, self.flow_factory(), self.control, self.media, self.store, self.timeline
+        )
         self.sessions[channel_id] = session
-        try:
-            await session.start()
-        except Exception:
-            log.exception("call %s could not start; handing it to the dialplan fallback", channel_id)
-            self.sessions.pop(channel_id, None)
-            await self._to_fallback(channel_id)
-            return
-        task = asyncio.create_task(self._forget_when_done(session))
+        # Started in its own task: the events of other calls are not held up by this call's answer and
+        # database row.
+        task = asyncio.create_task(self._run_session(session), name=f"start-{channel_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _forget_when_done(self, session: CallSession) -> None:
+    async def _run_session(self, session: CallSession) -> None:
+        try:
+            await session.start()
+        except Exception:
+            log.exception("call %s could not start; handing it to the dialplan fallback", session.channel_id)
+            self.sessions.pop(session.channel_id, None)
+            await self._to_fallback(session.channel_id)
+            return
         await session.finished.wait()
         self.sessions.pop(session.channel_id, None)
 

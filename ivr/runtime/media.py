@@ -9,7 +9,8 @@ from ivr.prompts.resolver import PromptResolver
 
 
 class PromptMedia:
-    """MediaResolver over PromptResolver. TTS may synthesise on a cache miss: that runs in a worker thread."""
+    """MediaResolver over PromptResolver. Catalog prompts and answers are warmed at start-up, so resolving
+    them is a file lookup done inline; free text (Say) may need synthesis, so it runs in a worker thread."""
 
     def __init__(self, resolver: PromptResolver) -> None:
         self.resolver = resolver
@@ -17,7 +18,7 @@ class PromptMedia:
     async def resolve(self, item: cmd.Media) -> list[str]:
         match item:
             case cmd.Prompt(key=key):
-                return await asyncio.to_thread(self.resolver.prompt, key)
+                return self.resolver.prompt(key)
             case cmd.Say(text=text):
                 return await asyncio.to_thread(self.resolver.say, text)
             case cmd.Digits(digits=digits):
@@ -25,5 +26,5 @@ class PromptMedia:
             case cmd.Number(n=n):
                 return self.resolver.number(n)
             case cmd.FaqAnswer(faq_id=faq_id):
-                return await asyncio.to_thread(self.resolver.faq_answer, faq_id)
+                return self.resolver.faq_answer(faq_id)
         raise TypeError(f"unknown media item {item!r}")

@@ -15,6 +15,7 @@ from hotline.domain.enums import CallOutcome
 from ivr.flow import commands as cmd
 from ivr.flow import events as ev
 from ivr.runtime.store import CallStore
+from ivr.runtime.timeline import TimelineWriter
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class CallSession:
         control: CallControl,
         media: MediaResolver,
         store: CallStore,
+        timeline: TimelineWriter | None = None,
     ) -> None:
         self.channel_id = channel_id
         self.caller = caller
@@ -62,6 +64,7 @@ class CallSession:
         self.control = control
         self.media = media
         self.store = store
+        self.timeline = timeline or TimelineWriter(store)
         self.call_id: int | None = None
         self.outcome: CallOutcome | None = None
         self.faq_id: str | None = None
@@ -82,10 +85,12 @@ class CallSession:
 
     # --- life cycle
     async def start(self) -> None:
-        self.call_id = await asyncio.to_thread(self.store.start_call, self.channel_id, self.caller, self.called)
-        await self.control.answer(self.channel_id)
-        self._worker = asyncio.create_task(self._run(), name=f"call-{self.channel_id}")
+        """Answer at once (the caller is waiting), then open the call's row, then run the flow. Events that
+        arrive meanwhile wait in the queue, behind CallStarted."""
         self.feed(ev.CallStarted(caller=self.caller or "", called=self.called))
+        await self.control.answer(self.channel_id)
+        self.call_id = await asyncio.to_thread(self.store.start_call, self.channel_id, self.caller, self.called)
+        self._worker = asyncio.create_task(self._run(), name=f"call-{self.channel_id}")
 
     def feed(self, event: ev.Event) -> None:
         self._queue.put_nowait(event)
@@ -116,6 +121,7 @@ class CallSession:
             return
         outcome = self.outcome or CallOutcome.ABANDONED
         try:
+            await self.timeline.flush()  # the call's steps are in before it is closed
             for attempt in range(FINISH_ATTEMPTS):
                 try:
                     await asyncio.to_thread(self.store.finish_call, self.call_id, outcome, self.faq_id)
@@ -166,7 +172,7 @@ class CallSession:
         elif isinstance(command, cmd.RecordEvent):
             if command.kind == "faq_answered" and isinstance(command.data.get("faq_id"), str):
                 self.faq_id = str(command.data["faq_id"])
-            await asyncio.to_thread(self.store.record_event, self._call_id(), command.kind, dict(command.data))
+            self.timeline.record(self._call_id(), command.kind, dict(command.data))
         elif isinstance(command, cmd.SetOutcome):
             self.outcome = command.outcome
         elif isinstance(command, cmd.Hangup):

@@ -60,8 +60,13 @@ class CallStore:
             return _id(call.id)
 
     def record_event(self, call_id: int, kind: str, data: dict[str, Any]) -> None:
+        self.record_events([(call_id, kind, data)])
+
+    def record_events(self, events: list[tuple[int, str, dict[str, Any]]]) -> None:
+        """Several timeline steps (of any calls) in one transaction."""
         with session_scope(self.engine) as session:
-            repository.record_call_event(session, call_id, kind, data)
+            for call_id, kind, data in events:
+                repository.record_call_event(session, call_id, kind, data)
 
     def lookup_ticket(self, dossier_number: str) -> TicketInfo:
         with session_scope(self.engine) as session:

@@ -6,11 +6,10 @@ holds, and that ARI holds no channel or bridge afterwards.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-import uuid
 
 import pytest
 from sqlmodel import select

@@ -207,5 +207,10 @@ async def test_call_goes_to_fallback_when_it_cannot_start(setup: tuple[IvrApp, F
     store.engine.dispose()
     store.engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
     await app.handle(ari.stasis_start(CHANNEL))
+    for _ in range(500):  # the start runs in its own task; a refused connection fails fast
+        if ("continue", CHANNEL, "hotline-fallback") in ari.requests:
+            break
+        await asyncio.sleep(0.01)
+    assert ari.requests[0] == ("answer", CHANNEL)  # answered first: the caller is not left ringing
     assert ("continue", CHANNEL, "hotline-fallback") in ari.requests
     assert app.sessions == {}
