@@ -10,9 +10,11 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from hotline.domain.enums import CallOutcome, TicketStatus
 from hotline.storage.db import make_engine, session_scope
@@ -48,39 +50,33 @@ def call(asterisk: AsteriskSandbox, steps: list[Step], caller: str = "0612345678
     return result
 
 
-def calls_of(hotline: HotlineProcess, caller: str) -> list[Call]:
+T = TypeVar("T", Call, CallEvent, Ticket)
+
+
+def rows_of(hotline: HotlineProcess, query: SelectOfScalar[T]) -> list[T]:
+    """Rows of the running app's database, detached so they can be read after the session."""
     engine = make_engine(hotline.database_url)
     try:
-        with session_scope(engine) as s:
-            rows = s.exec(select(Call).where(Call.caller_number == caller).order_by(Call.id)).all()
+        with session_scope(engine, write=False) as s:
+            rows = list(s.exec(query).all())
             for row in rows:
                 s.expunge(row)
-            return list(rows)
+            return rows
     finally:
         engine.dispose()
+
+
+def calls_of(hotline: HotlineProcess, caller: str) -> list[Call]:
+    return rows_of(hotline, select(Call).where(Call.caller_number == caller).order_by(col(Call.id)))
 
 
 def events_of(hotline: HotlineProcess, call_id: int | None) -> list[CallEvent]:
-    engine = make_engine(hotline.database_url)
-    try:
-        with session_scope(engine) as s:
-            rows = s.exec(select(CallEvent).where(CallEvent.call_id == call_id).order_by(CallEvent.id)).all()
-            for row in rows:
-                s.expunge(row)
-            return list(rows)
-    finally:
-        engine.dispose()
+    return rows_of(hotline, select(CallEvent).where(CallEvent.call_id == call_id).order_by(col(CallEvent.id)))
 
 
 def ticket_of(hotline: HotlineProcess, call_id: int | None) -> Ticket:
-    engine = make_engine(hotline.database_url)
-    try:
-        with session_scope(engine) as s:
-            ticket = s.exec(select(Ticket).where(Ticket.call_id == call_id)).one()
-            s.expunge(ticket)
-            return ticket
-    finally:
-        engine.dispose()
+    [ticket] = rows_of(hotline, select(Ticket).where(Ticket.call_id == call_id))
+    return ticket
 
 
 def wait_call_closed(hotline: HotlineProcess, caller: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
