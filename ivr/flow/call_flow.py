@@ -9,7 +9,9 @@ Rules that hold in every state:
 - '*' plays the state's prompt again (and, during dossier entry, starts the number again).
 - Other keys are ignored while a non-interruptible prompt plays (an answer, a status, a goodbye).
 - A failure (no input, invalid key, speech not understood, wrong dossier number) is reprompted at most
-  MAX_REPROMPTS times in a state; the next one goes to a person.
+  MAX_REPROMPTS times in a state (MAX_SPEECH_REPROMPTS on a speech call); the next one goes to a person.
+- On a speech call the caller may also speak wherever a key is awaited: voice cuts an interruptible prompt
+  (barge-in), "conseiller" reaches a person, "oui"/"non" answer what 1/2 answer. Keys keep working throughout.
 - A PlaybackFinished or TimerFired that is not the current one is stale and ignored.
 - After the caller hangs up, the flow only records the hangup and the outcome; after ENDED it says nothing.
 """
@@ -28,8 +30,11 @@ from ivr.flow.commands import (
     Command,
     CreateTicket,
     Digits,
+    Expect,
     FaqAnswer,
     Hangup,
+    KeepUnmatched,
+    Listen,
     LookupTicket,
     Media,
     Play,
@@ -48,6 +53,7 @@ from ivr.flow.events import (
     Event,
     PlaybackFinished,
     SpeechRecognized,
+    SpeechStarted,
     TicketCreated,
     TicketLookedUp,
     TimerFired,
@@ -65,6 +71,10 @@ DOSSIER_FIRST_DIGIT_TIMEOUT_S = 10.0
 DOSSIER_INTER_DIGIT_TIMEOUT_S = 6.0
 # Reprompts per state; after that a person does better than a third identical question (French practice: 2).
 MAX_REPROMPTS = 2
+# On a speech call, the second failure goes to a person: not understood (or silent) twice in their own words.
+MAX_SPEECH_REPROMPTS = 1
+# A turn that started must end with a result; if the recogniser never answers, this counts as no input.
+SPEECH_RESULT_TIMEOUT_S = 20.0
 # A lookup or ticket creation unanswered after this has failed; the caller must not wait in silence.
 OPERATION_TIMEOUT_S = 8.0
 # Hang up even if the goodbye's PlaybackFinished is lost: the city pays every minute of a numéro vert.
@@ -88,6 +98,7 @@ class CallState(StrEnum):
     MENU = "menu"  # the main menu: a key or, once wired, a few words
     FAQ_ANSWER = "faq_answer"  # reading a knowledge-base answer
     CONFIRM = "confirm"  # "did this answer help you?" 1 yes, 2 no
+    CONFIRM_TOPIC = "confirm_topic"  # a low-confidence match: "vous voulez parler de …?" 1 yes, 2 no
     DOSSIER_ENTRY = "dossier_entry"  # typing a dossier number, then #
     DOSSIER_RESULT = "dossier_result"  # looking the dossier up, reading its status, then "anything else?"
     HUMAN = "human"  # the person path (a queue stub for now): ticket with a callback
@@ -124,6 +135,7 @@ class _TimerKind(StrEnum):
     INTER_DIGIT = "inter_digit"
     OPERATION = "operation"
     GOODBYE_GUARD = "goodbye_guard"
+    SPEECH_RESULT = "speech_result"
 
 
 class _ResultPhase(StrEnum):
@@ -143,6 +155,9 @@ class _Timer:
     name: str
     kind: _TimerKind
 
+
+# Where the caller's voice is listened to (elsewhere it is heard out: answers, statuses, goodbyes).
+_LISTENING_STATES = frozenset({CallState.GREETING, CallState.MENU, CallState.CONFIRM, CallState.CONFIRM_TOPIC})
 
 _ACTION_HANDOFF: dict[Action, HandoffReason] = {
     Action.TRANSFER: HandoffReason.TRANSFER,
@@ -169,6 +184,10 @@ class CallFlow:
         self._actions = dict(actions)
         self._crisis_message = crisis_message.strip() if crisis_message and crisis_message.strip() else None
         self._speech_enabled = speech_enabled
+        self._max_reprompts = MAX_SPEECH_REPROMPTS if speech_enabled else MAX_REPROMPTS
+        self._expect: Expect | None = None  # what the recogniser was last told to listen for
+        self._suggestion: str | None = None  # the entry of "vous voulez parler de …?"
+        self._suggestion_title = ""
 
         self._state = CallState.GREETING
         self._started = False
@@ -194,6 +213,7 @@ class CallFlow:
             CallState.MENU: self._dtmf_menu,
             CallState.FAQ_ANSWER: self._ignore_key,
             CallState.CONFIRM: self._dtmf_confirm,
+            CallState.CONFIRM_TOPIC: self._dtmf_confirm_topic,
             CallState.DOSSIER_ENTRY: self._dtmf_dossier_entry,
             CallState.DOSSIER_RESULT: self._dtmf_dossier_result,
             CallState.HUMAN: self._ignore_key,
@@ -205,6 +225,7 @@ class CallFlow:
             CallState.MENU: self._await_input,
             CallState.FAQ_ANSWER: self._answer_played,
             CallState.CONFIRM: self._await_input,
+            CallState.CONFIRM_TOPIC: self._await_input,
             CallState.DOSSIER_ENTRY: self._dossier_prompt_played,
             CallState.DOSSIER_RESULT: self._dossier_result_played,
             CallState.HUMAN: self._human_stub_played,
@@ -242,6 +263,8 @@ class CallFlow:
                 self._on_ticket_looked_up(event)
             case TicketCreated(dossier=dossier):
                 self._on_ticket_created(dossier)
+            case SpeechStarted():
+                self._on_speech_started()
             case SpeechRecognized():
                 self._on_speech(event)
             case _:
@@ -281,7 +304,7 @@ class CallFlow:
         kind = self._timer.kind
         self._timer = None
         match kind:
-            case _TimerKind.NO_INPUT | _TimerKind.FIRST_DIGIT:
+            case _TimerKind.NO_INPUT | _TimerKind.FIRST_DIGIT | _TimerKind.SPEECH_RESULT:
                 self._fail(Failure.NO_INPUT)
             case _TimerKind.INTER_DIGIT:
                 self._dossier_typing_stopped()
@@ -336,22 +359,59 @@ class CallFlow:
         if self._stub_done:
             self._say_ticket_and_goodbye()
 
-    def _on_speech(self, event: SpeechRecognized) -> None:
-        if self._state is not CallState.MENU:
+    def _on_speech_started(self) -> None:
+        if not self._speech_enabled or self._state not in _LISTENING_STATES:
             return
+        if self._playback is not None:
+            if not self._playback.interruptible:
+                return  # the caller hears this one out; what they say after it still counts
+            self._record("barge_in", state=self._state.value)
+            self._stop_playback()
+        if self._state is CallState.GREETING:
+            self._enter(CallState.MENU)  # speaking over the welcome: the caller is already saying why they call
+        self._start_timer(_TimerKind.SPEECH_RESULT, SPEECH_RESULT_TIMEOUT_S)  # replaces the no-input timer
+
+    def _on_speech(self, event: SpeechRecognized) -> None:
+        if not self._speech_enabled or self._state not in _LISTENING_STATES:
+            return
+        if self._state is CallState.GREETING:
+            if self._playback is not None and not self._playback.interruptible:
+                return
+            self._enter(CallState.MENU)
         self._record(
             "speech",
+            state=self._state.value,
             text=event.text,
             faq_id=event.faq_id,
-            score=event.score,
+            score=round(event.score, 4),
+            suggestion=event.suggestion,
             alternatives=",".join(event.alternatives),
         )
-        if event.faq_id is None or event.faq_id not in self._actions:
-            self._fail(Failure.NO_MATCH)
-            return
         self._stop_playback()
         self._cancel_timer()
-        self._go_faq(event.faq_id)
+        if not event.text.strip():
+            self._fail(Failure.NO_INPUT)  # noise, or words the recogniser could not make out
+        elif event.wants_human:
+            self._to_human(HandoffReason.CALLER_ASKED)
+        elif self._state is CallState.MENU:
+            self._speech_in_menu(event)
+        elif event.yes_no is None:
+            self._fail(Failure.NO_MATCH)
+        elif self._state is CallState.CONFIRM:
+            self._answer_helped(event.yes_no)
+        else:
+            self._topic_confirmed(event.yes_no)
+
+    def _speech_in_menu(self, event: SpeechRecognized) -> None:
+        if event.faq_id is not None and event.faq_id in self._actions:
+            self._go_faq(event.faq_id)
+            return
+        best = event.suggestion or next(iter(event.alternatives), None)
+        self._out.append(KeepUnmatched(event.text, best, event.score))
+        if event.suggestion is not None and event.suggestion in self._actions:
+            self._ask_topic(event.suggestion, event.suggestion_title)
+        else:
+            self._fail(Failure.NO_MATCH)
 
     # ---- Keys, per state (only reached when no non-interruptible prompt is playing).
 
@@ -383,7 +443,17 @@ class CallFlow:
             return
         self._stop_playback()
         self._cancel_timer()
-        helped = digit == KEY_YES
+        self._answer_helped(digit == KEY_YES)
+
+    def _dtmf_confirm_topic(self, digit: str) -> None:
+        if digit not in (KEY_YES, KEY_NO):
+            self._fail(Failure.INVALID)
+            return
+        self._stop_playback()
+        self._cancel_timer()
+        self._topic_confirmed(digit == KEY_YES)
+
+    def _answer_helped(self, helped: bool) -> None:
         self._record("confirm", faq_id=self._faq_id, helped=int(helped))
         if helped:
             self._goodbye((Prompt("goodbye"),), CallOutcome.SELF_SERVED)
@@ -427,7 +497,9 @@ class CallFlow:
             case CallState.FAQ_ANSWER:
                 self._play(self._answer_media(), interruptible=False)
             case CallState.CONFIRM:
-                self._play((Prompt("confirm"),))
+                self._play(self._confirm_media())
+            case CallState.CONFIRM_TOPIC:
+                self._play(self._topic_media())
             case CallState.DOSSIER_ENTRY:
                 self._digits.clear()  # '*' also means "let me start the number again"
                 self._play((Prompt("dossier_enter"),))
@@ -452,7 +524,7 @@ class CallFlow:
             self._to_human(handoff)
         else:
             self._enter(CallState.CONFIRM)
-            self._play((Prompt("confirm"),))
+            self._play(self._confirm_media())
 
     def _dossier_prompt_played(self) -> None:
         if not self._digits:
@@ -481,8 +553,36 @@ class CallFlow:
         self._cancel_timer()
         self._state = state
         self._failures = 0
+        self._listen_for(state)
+
+    def _listen_for(self, state: CallState) -> None:
+        expect = Expect.YES_NO if state in (CallState.CONFIRM, CallState.CONFIRM_TOPIC) else Expect.FREE
+        if self._speech_enabled and expect is not self._expect:
+            self._expect = expect
+            self._out.append(Listen(expect))
+
+    def _ask_topic(self, faq_id: str, title: str) -> None:
+        """A low-confidence match: ask once. The state keeps the menu's failure count (it is the same question)."""
+        self._stop_playback()
+        self._cancel_timer()
+        self._state = CallState.CONFIRM_TOPIC
+        self._listen_for(CallState.CONFIRM_TOPIC)
+        self._suggestion, self._suggestion_title = faq_id, title
+        self._record("topic_suggested", faq_id=faq_id)
+        self._play(self._topic_media())
+
+    def _topic_confirmed(self, yes: bool) -> None:
+        faq_id, self._suggestion = self._suggestion, None
+        self._record("topic_confirmed", faq_id=faq_id, yes=int(yes))
+        if yes and faq_id is not None:
+            self._go_faq(faq_id)
+            return
+        self._state = CallState.MENU  # "no": the caller says it again, as one more failure of the menu
+        self._listen_for(CallState.MENU)
+        self._fail(Failure.NO_MATCH)
 
     def _play_greeting(self) -> None:
+        self._listen_for(CallState.GREETING)
         media: tuple[Media, ...] = (Prompt("greeting"),)
         if self._crisis_message is not None:
             media += (Say(self._crisis_message),)
@@ -560,7 +660,7 @@ class CallFlow:
         self._cancel_timer()
         self._digits.clear()
         self._failures += 1
-        if self._failures > MAX_REPROMPTS:
+        if self._failures > self._max_reprompts:
             if self._state is CallState.DOSSIER_RESULT:
                 # The status was read and "or hang up" said: silence means done, not a callback to book.
                 self._goodbye((Prompt("goodbye"),), None)
@@ -575,7 +675,9 @@ class CallFlow:
             case CallState.MENU:
                 return self._menu_media()
             case CallState.CONFIRM:
-                return (Prompt("confirm"),)
+                return self._confirm_media()
+            case CallState.CONFIRM_TOPIC:
+                return self._topic_media()
             case CallState.DOSSIER_ENTRY:
                 return (Prompt("dossier_enter"),)
             case CallState.DOSSIER_RESULT:
@@ -618,6 +720,12 @@ class CallFlow:
         if self._speech_enabled:
             return (Prompt("speech_hint"), Prompt("menu"))
         return (Prompt("menu"),)
+
+    def _confirm_media(self) -> tuple[Media, ...]:
+        return (Prompt("confirm_speech" if self._speech_enabled else "confirm"),)
+
+    def _topic_media(self) -> tuple[Media, ...]:
+        return (Say(f"Vous voulez parler de : {self._suggestion_title} ?"), Prompt("yes_or_no"))
 
     def _answer_media(self) -> tuple[Media, ...]:
         assert self._faq_id is not None

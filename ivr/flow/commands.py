@@ -11,6 +11,7 @@ Contract with the adapter:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from hotline.domain.enums import CallOutcome
 
@@ -123,11 +124,44 @@ class SetOutcome:
     outcome: CallOutcome
 
 
+class Expect(StrEnum):
+    """What the recogniser listens for: a request in the caller's words, or a closed yes/no answer."""
+
+    FREE = "free"
+    YES_NO = "yes_no"  # grammar mode where the engine has one: "oui", "non", "conseiller"
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    """From now on, the caller's next turns are of this kind (sent when it changes, speech calls only)."""
+
+    expect: Expect
+
+
+@dataclass(frozen=True, slots=True)
+class KeepUnmatched:
+    """Keep what the caller said that nothing answered confidently, for the knowledge editors' review."""
+
+    text: str
+    best_faq_id: str | None
+    score: float
+
+
 @dataclass(frozen=True, slots=True)
 class Hangup:
     """Hang up the caller's channel."""
 
 
 Command = (
-    Play | StopPlayback | StartTimer | CancelTimer | LookupTicket | CreateTicket | RecordEvent | SetOutcome | Hangup
+    Play
+    | StopPlayback
+    | StartTimer
+    | CancelTimer
+    | LookupTicket
+    | CreateTicket
+    | RecordEvent
+    | SetOutcome
+    | Listen
+    | KeepUnmatched
+    | Hangup
 )

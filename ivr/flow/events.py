@@ -62,13 +62,28 @@ class TicketCreated:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """The caller started speaking (voice for the endpointer's minimum speech time): barge-in."""
+
+
+@dataclass(frozen=True, slots=True)
 class SpeechRecognized:
-    """What the caller said and the knowledge-base entry it matched (None: nothing matched confidently)."""
+    """A finished turn: what the caller said, and what it means.
+
+    `faq_id` is the knowledge-base entry matched confidently (None: nothing was). `suggestion` is an entry close
+    to the threshold, worth a "vous voulez parler de …?" (None when `faq_id` is set or nothing is close).
+    `yes_no` is the answer heard to a yes/no question (None: neither), `wants_human` a request for a person.
+    An empty `text` means the caller made noise but said nothing the recogniser understood.
+    """
 
     text: str
     faq_id: str | None
     score: float
     alternatives: tuple[str, ...]
+    suggestion: str | None = None
+    suggestion_title: str = ""
+    yes_no: bool | None = None
+    wants_human: bool = False
 
 
 Event = (
@@ -79,5 +94,6 @@ Event = (
     | CallerHungUp
     | TicketLookedUp
     | TicketCreated
+    | SpeechStarted
     | SpeechRecognized
 )

@@ -36,6 +36,8 @@ PROMPT_TEXTS: dict[str, str] = {
     "invalid": "Ce choix n'est pas valide.",
     "no_match": "Je n'ai pas bien compris votre demande.",
     "confirm": "Cette réponse vous a-t-elle aidé ? Tapez 1 pour oui, 2 pour non.",
+    "confirm_speech": "Cette réponse vous a-t-elle aidé ? Dites oui ou non, ou tapez 1 pour oui, 2 pour non.",
+    "yes_or_no": "Dites oui ou non, ou tapez 1 pour oui, 2 pour non.",
     "goodbye": "Merci de votre appel. Au revoir.",
     "dossier_enter": (
         "Tapez votre numéro de dossier à 8 chiffres, puis la touche dièse. Pour parler à un conseiller, tapez 0."

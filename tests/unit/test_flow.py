@@ -15,6 +15,7 @@ from ivr.flow.call_flow import (
     MAX_REPROMPTS,
     NO_INPUT_TIMEOUT_S,
     OPERATION_TIMEOUT_S,
+    SPEECH_RESULT_TIMEOUT_S,
     CallFlow,
     CallState,
 )
@@ -23,8 +24,11 @@ from ivr.flow.commands import (
     Command,
     CreateTicket,
     Digits,
+    Expect,
     FaqAnswer,
     Hangup,
+    KeepUnmatched,
+    Listen,
     LookupTicket,
     Play,
     Prompt,
@@ -41,6 +45,7 @@ from ivr.flow.events import (
     Event,
     PlaybackFinished,
     SpeechRecognized,
+    SpeechStarted,
     TicketCreated,
     TicketLookedUp,
     TimerFired,
@@ -989,24 +994,50 @@ def test_ticket_events_out_of_place_are_ignored() -> None:
     assert call.state() is CallState.MENU
 
 
-# ---- Speech (matched by the speech layer; the flow acts on the result).
+# ---- Speech (recognised and matched by the speech layer; the flow acts on the result).
 
 
-def test_speech_enabled_menu_invites_the_caller_to_speak() -> None:
-    call = at_greeting(speech_enabled=True)
+def speech_menu() -> Call:
+    """A speech call: the menu prompt is playing (greeting-1 done, menu-2 playing)."""
+    return at_menu(speech_enabled=True)
+
+
+def speech_menu_waiting() -> Call:
+    call = speech_menu()
+    call.finish()
+    return call
+
+
+def heard(text: str, faq_id: str | None = None, score: float = 0.9, **more: object) -> SpeechRecognized:
+    return SpeechRecognized(text, faq_id, score, (), **more)  # type: ignore[arg-type]
+
+
+def test_a_speech_call_listens_for_free_speech_from_the_greeting() -> None:
+    call = Call(speech_enabled=True)
+    out = call.start()
+    assert out[0] == Listen(Expect.FREE)
     assert call.finish() == [Play("menu-2", (Prompt("speech_hint"), Prompt("menu")), interruptible=True)]
 
 
+def test_a_keys_only_call_never_listens() -> None:
+    call = at_confirm_waiting()
+    assert of_type(call.history, Listen) == []
+    assert call.send(SpeechStarted()) == []
+    assert call.send(heard("oui", yes_no=True)) == []
+
+
 def test_speech_matching_an_answer_entry() -> None:
-    call = at_menu(speech_enabled=True)
+    call = speech_menu()
     out = call.send(SpeechRecognized("c'est ouvert quand la mairie", "mairie.horaires", 0.82, ("mairie.adresse",)))
     assert out == [
         RecordEvent(
             "speech",
             {
+                "state": "menu",
                 "text": "c'est ouvert quand la mairie",
                 "faq_id": "mairie.horaires",
                 "score": 0.82,
+                "suggestion": None,
                 "alternatives": "mairie.adresse",
             },
         ),
@@ -1017,49 +1048,208 @@ def test_speech_matching_an_answer_entry() -> None:
 
 
 def test_speech_matching_each_action() -> None:
-    call = at_menu_waiting()
-    call.send(SpeechRecognized("je veux parler à quelqu'un", "accueil.conseiller", 0.9, ()))
+    call = speech_menu_waiting()
+    call.send(heard("je veux parler à quelqu'un", "accueil.conseiller"))
     assert of_type(call.history, CreateTicket) == [CreateTicket("transfer", "accueil.conseiller", True)]
 
-    call = at_menu_waiting()
-    call.send(SpeechRecognized("où en est mon dossier", "suivi.demande", 0.9, ()))
+    call = speech_menu_waiting()
+    call.send(heard("où en est mon dossier", "suivi.demande"))
     assert call.state() is CallState.DOSSIER_ENTRY
 
-    call = at_menu_waiting()
-    call.send(SpeechRecognized("je voudrais une aide du CCAS", "social.ccas-aides", 0.9, ()))
+    call = speech_menu_waiting()
+    call.send(heard("je voudrais une aide du CCAS", "social.ccas-aides"))
     assert call.last_play().media == (FaqAnswer("social.ccas-aides"),)
     out = call.finish()
     assert of_type(out, CreateTicket) == [CreateTicket("callback", "social.ccas-aides", True)]
 
 
-def test_speech_without_match_is_reprompted_then_a_person() -> None:
-    call = at_menu(speech_enabled=True)
+def test_barge_in_stops_the_menu_and_holds_the_no_input_timer() -> None:
+    call = speech_menu()
+    out = call.send(SpeechStarted())
+    assert out == [
+        RecordEvent("barge_in", {"state": "menu"}),
+        StopPlayback("menu-2"),
+        StartTimer("speech_result-1", SPEECH_RESULT_TIMEOUT_S),
+    ]
+    assert call.playing is None
+
+
+def test_speaking_after_the_prompt_replaces_the_no_input_timer() -> None:
+    call = speech_menu_waiting()
+    assert call.send(SpeechStarted()) == [
+        CancelTimer("no_input-1"),
+        StartTimer("speech_result-2", SPEECH_RESULT_TIMEOUT_S),
+    ]
+
+
+def test_speaking_over_the_welcome_goes_straight_to_the_request() -> None:
+    call = Call(speech_enabled=True)
+    call.start()
+    out = call.send(SpeechStarted())
+    assert out[:2] == [RecordEvent("barge_in", {"state": "greeting"}), StopPlayback("greeting-1")]
+    assert call.state() is CallState.MENU
+    out = call.send(heard("les horaires de la mairie", "mairie.horaires"))
+    assert call.last_play().media == (FaqAnswer("mairie.horaires"),)
+
+
+def test_voice_does_not_cut_an_answer_or_the_crisis_message() -> None:
+    call = speech_menu()
+    call.send(heard("les horaires de la mairie", "mairie.horaires"))
+    assert call.state() is CallState.FAQ_ANSWER
+    assert call.send(SpeechStarted()) == []
+    assert call.send(heard("bonjour", "eau.coupure")) == []
+
+    call = Call(CRISIS, speech_enabled=True)
+    call.start()
+    assert call.send(SpeechStarted()) == []
+    assert call.state() is CallState.GREETING
+
+
+def test_the_answer_is_confirmed_by_voice() -> None:
+    call = speech_menu()
+    call.send(heard("les horaires de la mairie", "mairie.horaires"))
+    out = call.finish()
+    assert out == [Listen(Expect.YES_NO), Play("confirm-4", (Prompt("confirm_speech"),), interruptible=True)]
+    call.finish()
+    call.send(heard("oui merci", yes_no=True))
+    assert call.state() is CallState.GOODBYE
+    assert call.flow.outcome is CallOutcome.SELF_SERVED
+
+
+def test_non_to_the_confirmation_reaches_a_person() -> None:
+    call = speech_menu()
+    call.send(heard("les horaires de la mairie", "mairie.horaires"))
+    call.finish()
+    out = call.send(heard("non", yes_no=False))
+    assert of_type(out, CreateTicket) == [CreateTicket("not_helped", "mairie.horaires", True)]
+
+
+def test_keys_still_answer_the_confirmation_on_a_speech_call() -> None:
+    call = speech_menu()
+    call.send(heard("les horaires de la mairie", "mairie.horaires"))
+    call.finish()
+    call.keys("1")
+    assert call.flow.outcome is CallOutcome.SELF_SERVED
+
+
+def test_a_confirmation_not_understood_is_asked_again_then_a_person() -> None:
+    call = speech_menu()
+    call.send(heard("les horaires de la mairie", "mairie.horaires"))
+    call.finish()
+    call.finish()
+    out = call.send(heard("peut-être"))
+    assert call.last_play().media == (Prompt("no_match"), Prompt("confirm_speech"))
+    assert records(out) == ["speech", "reprompt"]
+    out = call.send(heard("je sais pas"))
+    assert of_type(out, CreateTicket) == [CreateTicket("retries_exhausted", "mairie.horaires", True)]
+
+
+def test_a_low_confidence_match_asks_once() -> None:
+    call = speech_menu()
+    out = call.send(
+        SpeechRecognized("la mairie", None, 0.28, ("mairie.horaires",), "mairie.horaires", "Horaires de la mairie")
+    )
+    assert KeepUnmatched("la mairie", "mairie.horaires", 0.28) in out
+    assert Listen(Expect.YES_NO) in out
+    assert call.state() is CallState.CONFIRM_TOPIC
+    assert call.last_play().media == (Say("Vous voulez parler de : Horaires de la mairie ?"), Prompt("yes_or_no"))
+    call.finish()
+    call.send(heard("oui", yes_no=True))
+    assert call.state() is CallState.FAQ_ANSWER
+    assert call.last_play().media == (FaqAnswer("mairie.horaires"),)
+
+
+def test_a_suggestion_refused_is_one_more_failure_of_the_menu() -> None:
+    call = speech_menu()
+    call.send(SpeechRecognized("la mairie", None, 0.28, (), "mairie.horaires", "Horaires de la mairie"))
+    out = call.send(heard("non", yes_no=False))
+    assert Listen(Expect.FREE) in out
+    assert call.state() is CallState.MENU
+    assert call.last_play().media[0] == Prompt("no_match")
+    out = call.send(heard("euh", None, 0.1))
+    assert of_type(out, CreateTicket) == [CreateTicket("retries_exhausted", None, True)]
+
+
+def test_a_suggestion_is_confirmed_by_key() -> None:
+    call = speech_menu()
+    call.send(SpeechRecognized("la mairie", None, 0.28, (), "mairie.horaires", "Horaires de la mairie"))
+    call.keys("1")
+    assert call.state() is CallState.FAQ_ANSWER
+
+
+def test_speech_without_match_is_kept_reprompted_then_a_person() -> None:
+    call = speech_menu()
     out = call.send(SpeechRecognized("euh bonjour", None, 0.2, ("mairie.horaires", "eau.coupure")))
     assert out == [
         RecordEvent(
             "speech",
-            {"text": "euh bonjour", "faq_id": None, "score": 0.2, "alternatives": "mairie.horaires,eau.coupure"},
+            {
+                "state": "menu",
+                "text": "euh bonjour",
+                "faq_id": None,
+                "score": 0.2,
+                "suggestion": None,
+                "alternatives": "mairie.horaires,eau.coupure",
+            },
         ),
         StopPlayback("menu-2"),
+        KeepUnmatched("euh bonjour", "mairie.horaires", 0.2),
         RecordEvent("reprompt", {"state": "menu", "reason": "no_match", "count": 1}),
         Play("menu-3", (Prompt("no_match"), Prompt("speech_hint"), Prompt("menu")), interruptible=True),
     ]
-    call.send(SpeechRecognized("bof", None, 0.1, ()))
-    out = call.send(SpeechRecognized("rien", None, 0.1, ()))
+    out = call.send(SpeechRecognized("bof", None, 0.1, ()))
     assert of_type(out, CreateTicket) == [CreateTicket("retries_exhausted", None, True)]
 
 
+def test_two_no_inputs_on_a_speech_call_reach_a_person() -> None:
+    call = speech_menu_waiting()
+    out = call.fire()
+    assert call.last_play().media[0] == Prompt("no_input")
+    call.finish()
+    out = call.fire()
+    assert of_type(out, CreateTicket) == [CreateTicket("retries_exhausted", None, True)]
+
+
+def test_speech_that_never_comes_back_counts_as_no_input() -> None:
+    call = speech_menu_waiting()
+    call.send(SpeechStarted())
+    call.fire()
+    assert call.last_play().media[0] == Prompt("no_input")
+
+
+def test_noise_without_words_counts_as_no_input() -> None:
+    call = speech_menu_waiting()
+    call.send(SpeechStarted())
+    call.send(heard("", None, 0.0))
+    assert call.last_play().media[0] == Prompt("no_input")
+
+
+@pytest.mark.parametrize("build", ["menu", "confirm", "topic"])
+def test_conseiller_reaches_a_person_wherever_the_caller_is_heard(build: str) -> None:
+    call = speech_menu()
+    if build in ("confirm", "topic"):
+        if build == "confirm":
+            call.send(heard("les horaires de la mairie", "mairie.horaires"))
+            call.finish()
+        else:
+            call.send(SpeechRecognized("la mairie", None, 0.28, (), "mairie.horaires", "Horaires de la mairie"))
+    out = call.send(heard("un conseiller", wants_human=True))
+    assert of_type(out, CreateTicket)[0].reason == "caller_asked"
+
+
 def test_speech_naming_an_unknown_entry_is_no_match() -> None:
-    call = at_menu_waiting()
-    out = call.send(SpeechRecognized("truc", "inconnu.entree", 0.9, ()))
+    call = speech_menu_waiting()
+    out = call.send(heard("truc", "inconnu.entree"))
     assert call.last_play().media[0] == Prompt("no_match")
     assert records(out) == ["speech", "reprompt"]
 
 
-def test_speech_outside_the_menu_is_ignored() -> None:
-    for build in (at_greeting, at_faq_answer, at_confirm_waiting, at_dossier_entry, at_human):
-        call = build()
-        assert call.send(SpeechRecognized("oui", "mairie.horaires", 0.9, ())) == []
+def test_speech_outside_the_listening_states_is_ignored() -> None:
+    call = speech_menu_waiting()
+    call.keys("5")
+    assert call.state() is CallState.DOSSIER_ENTRY
+    assert call.send(SpeechStarted()) == []
+    assert call.send(heard("oui", "mairie.horaires", yes_no=True)) == []
 
 
 # ---- Construction.
