@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     )
 
     # Speech
+    speech_enabled: bool = Field(
+        True, description="Callers may speak their request (keys always work); false: keys only."
+    )
+    speech_end_silence_ms: int = Field(
+        600, ge=200, le=3000, description="Silence that ends a caller's turn (ms): shorter answers sooner."
+    )
     vosk_model_path: Path | None = Field(None, description="Folder of a Vosk model; empty uses the embedded default.")
     whisper_model_path: Path | None = Field(
         None, description="Folder of a CTranslate2 Whisper model (embedded French default)."

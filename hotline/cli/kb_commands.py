@@ -15,9 +15,7 @@ from kb.loader import KbInvalid, KnowledgeBase, load_kb
 app = typer.Typer(no_args_is_help=True, help="The FAQ knowledge base and its matcher.")
 
 FileOption = Annotated[Path | None, typer.Option(help="Labelled utterances (default: kb/eval/utterances.yaml).")]
-KbPathOption = Annotated[
-    Path | None, typer.Option("--kb", help="Folder of KB YAML files (default: HOTLINE_KB_PATH).")
-]
+KbPathOption = Annotated[Path | None, typer.Option("--kb", help="Folder of KB YAML files (default: HOTLINE_KB_PATH).")]
 
 
 def _load(kb_path: Path | None) -> KnowledgeBase:

@@ -25,6 +25,9 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per ARI request is noise, and costs CPU
     uvicorn.run(
-        create_app(settings, with_ivr=True), host=host or settings.host, port=port or settings.port,
-        log_level="info", loop="uvloop",
+        create_app(settings, with_ivr=True),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        loop="uvloop",
     )

@@ -67,7 +67,7 @@ def create_app(settings: Settings, with_ivr: bool = False) -> FastAPI:
         state: AppState = app.state.hotline
         task: asyncio.Task[None] | None = None
         if with_ivr:
-            state.ivr = build_ivr(settings, state.engine, state.kb)
+            state.ivr = build_ivr(settings, state.engine, state.kb, lambda: state.matcher)
             task = asyncio.create_task(state.ivr.run(), name="ivr")
         try:
             yield

@@ -73,7 +73,10 @@ class AriClient:
         await self._http.aclose()
 
     async def request(
-        self, method: str, path: str, params: httpx.QueryParams | dict[str, str] | None = None,
+        self,
+        method: str,
+        path: str,
+        params: httpx.QueryParams | dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
     ) -> Any:
         response = await self._http.request(method, path, params=params, json=body)
@@ -113,12 +116,35 @@ class AriClient:
     ) -> None:
         """Hand the channel back to the dialplan (it leaves Stasis)."""
         await self.request(
-            "POST", f"/channels/{quote(channel_id)}/continue",
+            "POST",
+            f"/channels/{quote(channel_id)}/continue",
             {"context": context, "extension": extension, "priority": str(priority)},
         )
 
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:
         await self.request("POST", f"/channels/{quote(channel_id)}/variable", {"variable": name, "value": value})
+
+    async def external_media(self, channel_id: str, app: str, external_host: str, audio_format: str = "ulaw") -> None:
+        """A channel that sends what it hears as RTP to `external_host` (host:port); it enters Stasis in `app`."""
+        await self.request(
+            "POST",
+            "/channels/externalMedia",
+            {
+                "channelId": channel_id,
+                "app": app,
+                "external_host": external_host,
+                "encapsulation": "rtp",
+                "transport": "udp",
+                "format": audio_format,
+                "direction": "both",
+            },
+        )
+
+    async def snoop(self, channel_id: str, snoop_id: str, app: str, spy: str = "in") -> None:
+        """A channel carrying what `channel_id` hears (`spy=in`: the caller's voice), also during playbacks."""
+        await self.request(
+            "POST", f"/channels/{quote(channel_id)}/snoop", {"snoopId": snoop_id, "app": app, "spy": spy}
+        )
 
     # --- playbacks
     async def playback(self, playback_id: str) -> dict[str, Any] | None:

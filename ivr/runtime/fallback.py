@@ -72,8 +72,10 @@ def _import_one(fields: dict[str, str], sidecar: Path, engine: Engine, called_nu
         call = repository.create_call(
             session,
             CallCreate(
-                channel_id=channel_id, caller_number=caller,
-                called_number=fields.get("dialled") or called_number, started_at=started,
+                channel_id=channel_id,
+                caller_number=caller,
+                called_number=fields.get("dialled") or called_number,
+                started_at=started,
             ),
         )
         call.outcome = CallOutcome.TO_AGENT if answered_by else CallOutcome.FALLBACK
@@ -81,9 +83,15 @@ def _import_one(fields: dict[str, str], sidecar: Path, engine: Engine, called_nu
         call_id = call.id
         assert call_id is not None
         repository.record_call_event(
-            session, call_id, "fallback",
-            {"queue_status": fields.get("queue_status"), "record_status": fields.get("record_status"),
-             "answered_by": answered_by, "recording": str(recording) if has_message else None},
+            session,
+            call_id,
+            "fallback",
+            {
+                "queue_status": fields.get("queue_status"),
+                "record_status": fields.get("record_status"),
+                "answered_by": answered_by,
+                "recording": str(recording) if has_message else None,
+            },
             at=started,
         )
         # An agent who took the call from the fallback queue has served it; otherwise somebody calls back.

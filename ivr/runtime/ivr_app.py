@@ -10,7 +10,8 @@ from typing import Any, Protocol
 
 from ivr.ari.client import AriConfig, AriEvent, run_events
 from ivr.flow import events as ev
-from ivr.runtime.session import CallControl, CallSession, Flow, MediaResolver
+from ivr.runtime.session import CallControl, CallSession, Flow, MediaResolver, SpeechFactory
+from ivr.runtime.speech_tap import MediaChannels, is_media_channel
 from ivr.runtime.store import CallStore
 from ivr.runtime.timeline import TimelineWriter
 
@@ -36,12 +37,15 @@ class IvrApp:
         media: MediaResolver,
         store: CallStore,
         flow_factory: Callable[[], Flow],
+        speech_factory: SpeechFactory | None = None,
     ) -> None:
         self.config = config
         self.control = control
         self.media = media
         self.store = store
         self.flow_factory = flow_factory
+        self.speech_factory = speech_factory
+        self.media_channels = MediaChannels()  # the speech taps' snoop and externalMedia channels
         self.sessions: dict[str, CallSession] = {}
         self.timeline = TimelineWriter(store)  # one writer for every call's steps
         self.connected = False
@@ -102,12 +106,23 @@ class IvrApp:
     async def _stasis_start(self, event: AriEvent) -> None:
         channel = event.get("channel") or {}
         channel_id = str(channel.get("id"))
+        if is_media_channel(channel_id):
+            self.media_channels.started(channel_id)  # a speech tap's own channel, not a caller
+            return
         if channel_id in self.sessions:
             return
         caller = (channel.get("caller") or {}).get("number") or None
         called = (channel.get("dialplan") or {}).get("exten") or ""
         session = CallSession(
-            channel_id, caller, called, self.flow_factory(), self.control, self.media, self.store, self.timeline
+            channel_id,
+            caller,
+            called,
+            self.flow_factory(),
+            self.control,
+            self.media,
+            self.store,
+            self.timeline,
+            self.speech_factory,
         )
         self.sessions[channel_id] = session
         # Started in its own task: the events of other calls are not held up by this call's answer and

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.engine import Engine
 
 from hotline.settings import Settings
 from ivr.ari.client import AriClient, AriConfig
+from ivr.flow import events as ev
 from ivr.flow.call_flow import CallFlow
 from ivr.flow.menu import DEFAULT_MENU_FILE, load_menu
 from ivr.flow.prompts import PROMPT_TEXTS
@@ -20,10 +22,37 @@ from ivr.prompts.tts import EspeakEngine
 from ivr.runtime.fallback import import_fallback_calls
 from ivr.runtime.ivr_app import IvrApp
 from ivr.runtime.media import PromptMedia
+from ivr.runtime.speech_tap import SpeechTap
 from ivr.runtime.store import CallStore
+from ivr.speech.endpointing import DEFAULT_THRESHOLDS
+from ivr.speech.listener import CallListener, TurnTimings
+from ivr.speech.recognizer import Recognizer, make_recognizer
 from kb.loader import KnowledgeBase
+from kb.matcher import Matcher, build_matcher
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class SpeechParts:
+    """The recogniser and matcher shared by every call; loaded before the app takes calls."""
+
+    settings: Settings
+    matcher_factory: Callable[[], Matcher]
+    recognizer: Recognizer | None = None
+    matcher: Matcher | None = None
+
+    def load(self) -> None:
+        self.recognizer = make_recognizer(self.settings)
+        self.matcher = self.matcher_factory()
+
+    def listener(
+        self, name: str, deliver: Callable[[ev.Event], None], on_turn: Callable[[TurnTimings], None]
+    ) -> CallListener:
+        if self.recognizer is None:
+            raise RuntimeError("speech is still loading")
+        thresholds = replace(DEFAULT_THRESHOLDS, end_silence_ms=self.settings.speech_end_silence_ms)
+        return CallListener(self.recognizer, self.matcher, deliver, on_turn, thresholds, name=f"ear-{name}")
 
 
 @dataclass
@@ -31,11 +60,18 @@ class Ivr:
     app: IvrApp
     client: AriClient
     resolver: PromptResolver
+    speech: SpeechParts | None = field(default=None)
 
     async def run(self) -> None:
-        """Warm the prompts in the background, then keep the ARI app connected until cancelled."""
+        """Warm the prompts in the background, load speech, then keep the ARI app connected until cancelled."""
         warm = asyncio.create_task(self._warm())
         try:
+            if self.speech is not None:
+                # Before connecting: while the app is away, the dialplan fallback takes the calls.
+                started = asyncio.get_running_loop().time()
+                await asyncio.to_thread(self.speech.load)
+                name = self.speech.recognizer.name if self.speech.recognizer else "?"
+                log.info("speech ready (%s) in %.1f s", name, asyncio.get_running_loop().time() - started)
             await self.app.run()
         finally:
             warm.cancel()
@@ -46,10 +82,11 @@ class Ivr:
         log.info("prompts ready: %s", report.summary())
 
 
-def build_ivr(settings: Settings, engine: Engine, kb: KnowledgeBase) -> Ivr:
-    config = AriConfig(
-        settings.ari_url, settings.ari_user, settings.ari_password.get_secret_value(), settings.ari_app
-    )
+def build_ivr(
+    settings: Settings, engine: Engine, kb: KnowledgeBase, matcher_factory: Callable[[], Matcher] | None = None
+) -> Ivr:
+    """`matcher_factory` gives the matcher of speech turns (the web app shares its own); None builds one."""
+    config = AriConfig(settings.ari_url, settings.ari_user, settings.ari_password.get_secret_value(), settings.ari_app)
     client = AriClient(config)
     tts = EspeakEngine()
     tts.check()
@@ -63,9 +100,21 @@ def build_ivr(settings: Settings, engine: Engine, kb: KnowledgeBase) -> Ivr:
     store = CallStore(engine, kb)
 
     def new_flow() -> CallFlow:
-        return CallFlow(menu, actions, crisis_message=settings.crisis_message)
+        return CallFlow(menu, actions, crisis_message=settings.crisis_message, speech_enabled=settings.speech_enabled)
 
-    app = IvrApp(config, client, PromptMedia(resolver), store, new_flow)
+    speech: SpeechParts | None = None
+    speech_factory = None
+    if settings.speech_enabled:
+        speech = SpeechParts(settings, matcher_factory or (lambda: build_matcher(kb, settings.match_threshold)))
+        parts = speech
+
+        def speech_factory(
+            channel_id: str, deliver: Callable[[ev.Event], None], on_turn: Callable[[TurnTimings], None]
+        ) -> SpeechTap:
+            listener = parts.listener(channel_id, deliver, on_turn)
+            return SpeechTap(channel_id, config.app, client, app.media_channels, listener)
+
+    app = IvrApp(config, client, PromptMedia(resolver), store, new_flow, speech_factory)
 
     async def import_fallback() -> None:
         # Calls the dialplan took while the app was away become tickets as soon as it is back.
@@ -76,4 +125,4 @@ def build_ivr(settings: Settings, engine: Engine, kb: KnowledgeBase) -> Ivr:
             log.info("imported %d fallback call(s)", len(dossiers))
 
     app.on_connected_hooks.append(import_fallback)
-    return Ivr(app, client, resolver)
+    return Ivr(app, client, resolver, speech)

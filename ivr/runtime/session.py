@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from hotline.domain.enums import CallOutcome
 from ivr.flow import commands as cmd
 from ivr.flow import events as ev
+from ivr.runtime.speech_tap import SpeechTap
 from ivr.runtime.store import CallStore
 from ivr.runtime.timeline import TimelineWriter
+from ivr.speech.listener import TurnTimings
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,11 @@ class Flow(Protocol):
     def handle(self, event: ev.Event) -> list[cmd.Command]: ...
 
 
+# Makes a call's speech tap: (caller channel id, deliver a flow event, report a turn's timings) -> tap.
+# The two callbacks are called from the listener's worker thread.
+SpeechFactory = Callable[[str, Callable[[ev.Event], None], Callable[[TurnTimings], None]], SpeechTap]
+
+
 class CallSession:
     """Serialises a call's events through a queue; each event's commands finish before the next event."""
 
@@ -56,6 +63,7 @@ class CallSession:
         media: MediaResolver,
         store: CallStore,
         timeline: TimelineWriter | None = None,
+        speech_factory: SpeechFactory | None = None,
     ) -> None:
         self.channel_id = channel_id
         self.caller = caller
@@ -74,6 +82,9 @@ class CallSession:
         self._queue: asyncio.Queue[ev.Event] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._worker: asyncio.Task[None] | None = None
+        self.speech_factory = speech_factory
+        self.speech: SpeechTap | None = None
+        self.transcript: list[str] = []  # what the caller said, turn by turn
 
     # --- identifiers: ARI playback ids are unique per Asterisk, the flow's only per call
     def ari_playback_id(self, flow_id: str) -> str:
@@ -89,8 +100,58 @@ class CallSession:
         arrive meanwhile wait in the queue, behind CallStarted."""
         self.feed(ev.CallStarted(caller=self.caller or "", called=self.called))
         await self.control.answer(self.channel_id)
-        self.call_id = await asyncio.to_thread(self.store.start_call, self.channel_id, self.caller, self.called)
+        row = asyncio.to_thread(self.store.start_call, self.channel_id, self.caller, self.called)
+        call_id, speech_ok = await asyncio.gather(row, self._open_speech(), return_exceptions=True)
+        if isinstance(call_id, BaseException):
+            if self.speech is not None:
+                await self.speech.close()  # no call row: the app hands the call to the dialplan fallback
+            raise call_id
+        self.call_id = call_id
+        if speech_ok is not True:
+            self.timeline.record(call_id, "speech_unavailable", {})
         self._worker = asyncio.create_task(self._run(), name=f"call-{self.channel_id}")
+
+    async def _open_speech(self) -> bool:
+        """Bring the caller's voice in; on failure the call carries on with keys only (never dropped)."""
+        if self.speech_factory is None:
+            return True
+        loop = asyncio.get_running_loop()
+
+        def deliver(event: ev.Event) -> None:
+            loop.call_soon_threadsafe(self.feed, event)
+
+        def on_turn(timings: TurnTimings) -> None:
+            loop.call_soon_threadsafe(self._record_turn, timings)
+
+        try:
+            self.speech = self.speech_factory(self.channel_id, deliver, on_turn)
+            await self.speech.open()
+        except Exception:
+            log.exception("call %s: no speech recognition for this call", self.channel_id)
+            if self.speech is not None:
+                await self.speech.close()
+            self.speech = None
+            return False
+        return True
+
+    def _record_turn(self, t: TurnTimings) -> None:
+        if t.text:
+            self.transcript.append(t.text)
+        if self.call_id is not None and not self.hung_up:
+            self.timeline.record(
+                self.call_id,
+                "speech_turn",
+                {
+                    "engine": t.engine,
+                    "expect": t.expect,
+                    "text": t.text,
+                    "confidence": None if t.confidence is None else round(t.confidence, 3),
+                    "audio_ms": t.audio_ms,
+                    "endpoint_ms": round(t.endpoint_ms),
+                    "recognize_ms": round(t.recognize_ms, 1),
+                    "match_ms": round(t.match_ms, 1),
+                },
+            )
 
     def feed(self, event: ev.Event) -> None:
         self._queue.put_nowait(event)
@@ -112,6 +173,8 @@ class CallSession:
                     break
         finally:
             self._cancel_timers()
+            if self.speech is not None:
+                await self.speech.close()
             await self._finish()
 
     async def _finish(self) -> None:
@@ -124,7 +187,8 @@ class CallSession:
             await self.timeline.flush()  # the call's steps are in before it is closed
             for attempt in range(FINISH_ATTEMPTS):
                 try:
-                    await asyncio.to_thread(self.store.finish_call, self.call_id, outcome, self.faq_id)
+                    transcript = " | ".join(self.transcript) or None
+                    await asyncio.to_thread(self.store.finish_call, self.call_id, outcome, self.faq_id, transcript)
                     return
                 except Exception:
                     log.exception("call %s: closing it failed (attempt %d)", self.channel_id, attempt + 1)
@@ -175,6 +239,13 @@ class CallSession:
             self.timeline.record(self._call_id(), command.kind, dict(command.data))
         elif isinstance(command, cmd.SetOutcome):
             self.outcome = command.outcome
+        elif isinstance(command, cmd.Listen):
+            if self.speech is not None:
+                self.speech.listener.listen_for(command.expect)
+        elif isinstance(command, cmd.KeepUnmatched):
+            await asyncio.to_thread(
+                self.store.keep_unmatched, self._call_id(), command.text, command.best_faq_id, command.score
+            )
         elif isinstance(command, cmd.Hangup):
             if not self.hung_up:
                 await self.control.hangup(self.channel_id)

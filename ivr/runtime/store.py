@@ -52,8 +52,9 @@ class CallStore:
         with session_scope(self.engine) as session:
             call = repository.create_call(
                 session,
-                CallCreate(channel_id=channel_id, caller_number=caller or None, called_number=called,
-                           crisis_mode=crisis_mode),
+                CallCreate(
+                    channel_id=channel_id, caller_number=caller or None, called_number=called, crisis_mode=crisis_mode
+                ),
             )
             call.answered_at = utc_now()
             repository.record_call_event(session, _id(call.id), "stasis_start", {"caller": caller, "called": called})
@@ -86,8 +87,12 @@ class CallStore:
             ticket = repository.create_ticket(
                 session,
                 TicketCreate(
-                    call_id=call_id, caller_phone=call.caller_number if call else None, subject=subject,
-                    faq_id=faq_id, service=entry.service if entry else None, needs_callback=needs_callback,
+                    call_id=call_id,
+                    caller_phone=call.caller_number if call else None,
+                    subject=subject,
+                    faq_id=faq_id,
+                    service=entry.service if entry else None,
+                    needs_callback=needs_callback,
                     priority=entry.priority if entry else 50,
                 ),
             )
@@ -96,6 +101,11 @@ class CallStore:
             ticket.outcome = outcome
             repository.record_call_event(session, call_id, "ticket_created", {"dossier": ticket.dossier_number})
             return ticket.dossier_number
+
+    def keep_unmatched(self, call_id: int, text: str, best_faq_id: str | None, score: float) -> None:
+        """What the caller said that nothing answered confidently, for the knowledge editors' review list."""
+        with session_scope(self.engine) as session:
+            repository.record_unmatched(session, text, best_faq_id=best_faq_id, best_score=score, call_id=call_id)
 
     def finish_call(self, call_id: int, outcome: CallOutcome, faq_id: str | None, transcript: str | None = None) -> str:
         """Close the call with its outcome; every call becomes a ticket. Returns the ticket's dossier number."""
@@ -117,9 +127,11 @@ class CallStore:
                 ticket = repository.create_ticket(
                     session,
                     TicketCreate(
-                        call_id=call_id, caller_phone=call.caller_number,
+                        call_id=call_id,
+                        caller_phone=call.caller_number,
                         subject=entry.title if entry else SUBJECT_BY_OUTCOME[outcome],
-                        faq_id=call.faq_id, service=entry.service if entry else None,
+                        faq_id=call.faq_id,
+                        service=entry.service if entry else None,
                     ),
                 )
             ticket.outcome = outcome

@@ -31,6 +31,9 @@ class TurnThresholds:
     preroll_ms: int = 300
 
 
+DEFAULT_THRESHOLDS = TurnThresholds()
+
+
 class TurnEventKind(StrEnum):
     SPEECH_STARTED = "speech_started"
     TURN_ENDED = "turn_ended"  # end-of-turn silence after speech
@@ -57,7 +60,7 @@ def frame_dbfs(pcm16: bytes) -> float:
 class Endpointer:
     """Follows one caller's audio. `push` takes one frame and says whether a turn started or ended."""
 
-    def __init__(self, thresholds: TurnThresholds = TurnThresholds(), frame_ms: int = FRAME_MS) -> None:
+    def __init__(self, thresholds: TurnThresholds = DEFAULT_THRESHOLDS, frame_ms: int = FRAME_MS) -> None:
         self.t = thresholds
         self.frame_ms = frame_ms
         self.now_ms = 0

@@ -29,6 +29,7 @@ from ivr.flow.events import (
     Event,
     PlaybackFinished,
     SpeechRecognized,
+    SpeechStarted,
     TicketCreated,
     TicketLookedUp,
     TimerFired,
@@ -76,7 +77,7 @@ class Walk:
                                 assert key in PROMPT_TEXTS, key
                                 self.prompt_keys.add(key)
                             case Say(text=text):
-                                assert text == CRISIS
+                                assert text in (CRISIS, "Vous voulez parler de : un sujet ?"), text
                             case FaqAnswer(faq_id=faq_id):
                                 assert faq_id in ACTIONS
                             case _:
@@ -132,6 +133,22 @@ class Walk:
             ),
             (1, [PlaybackFinished(rng.choice(self.play_ids))] if self.play_ids else []),
             (1, [SpeechRecognized("…", rng.choice(FAQ_IDS), rng.random(), ())]),
+            (1, [SpeechStarted()]),
+            (
+                1,
+                [
+                    SpeechRecognized(
+                        rng.choice(["", "euh", "oui", "non", "un conseiller"]),
+                        None,
+                        rng.random() * 0.3,
+                        (),
+                        suggestion=rng.choice([None, *FAQ_IDS]),
+                        suggestion_title="un sujet",
+                        yes_no=rng.choice([None, True, False]),
+                        wants_human=rng.random() < 0.2,
+                    )
+                ],
+            ),
             (0.3, [CallerHungUp()]),
         ]
         if call.playing is not None:

@@ -1,0 +1,205 @@
+"""One call's ear: the caller's telephone audio in, turn events out.
+
+The event loop only hands over RTP payloads (`push_ulaw`, a queue put). A worker thread per call decodes them,
+runs the endpointer, feeds the recogniser, and understands the finished turn; its results go back to the loop
+through `deliver` (loop.call_soon_threadsafe in the service). Vosk and CTranslate2 release the GIL while decoding.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ivr.flow.commands import Expect
+from ivr.flow.events import Event, SpeechStarted
+from ivr.speech.endpointing import DEFAULT_THRESHOLDS, FRAME_MS, Endpointer, TurnEventKind, TurnThresholds
+from ivr.speech.recognizer import TELEPHONE_RATE_HZ, Recognizer, SpeechStream
+from ivr.speech.understanding import understand
+from kb.matcher import Matcher
+
+log = logging.getLogger(__name__)
+
+FRAME_BYTES_ULAW = TELEPHONE_RATE_HZ * FRAME_MS // 1000  # one byte per sample
+FEED_CHUNK_MS = 100  # audio goes to the recogniser in chunks this long: fewer calls, same result
+# Closed answers: the words the grammar knows; anything else is "[unk]".
+YES_NO_GRAMMAR = ("oui", "ouais", "non", "d'accord", "conseiller", "[unk]")
+_STOP = object()
+
+
+def _ulaw_table() -> np.ndarray:
+    """G.711 mu-law byte -> 16-bit linear sample (ITU-T G.711, as Asterisk decodes it)."""
+    codes = ~np.arange(256, dtype=np.int32) & 0xFF
+    sign = codes & 0x80
+    exponent = (codes >> 4) & 0x07
+    mantissa = codes & 0x0F
+    magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
+    return np.where(sign != 0, -magnitude, magnitude).astype("<i2")
+
+
+ULAW_TO_PCM16 = _ulaw_table()
+
+
+def ulaw_to_pcm16(payload: bytes) -> bytes:
+    return ULAW_TO_PCM16[np.frombuffer(payload, dtype=np.uint8)].tobytes()
+
+
+@dataclass(frozen=True)
+class TurnTimings:
+    """One turn, for the call's timeline and the benchmark. Times in ms."""
+
+    engine: str
+    expect: str
+    audio_ms: int  # speech sent to the recogniser (pre-roll included)
+    endpoint_ms: float  # from the end of speech to the turn's end being detected (the end-of-turn silence)
+    recognize_ms: float  # final() of the recogniser, wall time
+    match_ms: float  # understanding the text (matcher), wall time
+    text: str
+    confidence: float | None
+
+
+class CallListener:
+    """Runs one worker thread; `deliver` receives SpeechStarted and SpeechRecognized, `on_turn` the timings."""
+
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        matcher: Matcher | None,
+        deliver: Callable[[Event], None],
+        on_turn: Callable[[TurnTimings], None] | None = None,
+        thresholds: TurnThresholds = DEFAULT_THRESHOLDS,
+        name: str = "listener",
+    ) -> None:
+        self.recognizer = recognizer
+        self.matcher = matcher
+        self.deliver = deliver
+        self.on_turn = on_turn
+        self.endpointer = Endpointer(thresholds)
+        self.expect = Expect.FREE
+        self.frames = 0  # 20 ms frames received
+        self._preroll: deque[bytes] = deque(maxlen=max(1, thresholds.preroll_ms // FRAME_MS))
+        self._pending = bytearray()
+        self._stream: SpeechStream | None = None
+        self._stream_expect: Expect | None = None
+        self._turn_bytes = 0
+        self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._carry = b""
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    # ---- event loop side (thread-safe, never blocks)
+    def start(self) -> None:
+        self._thread.start()
+
+    def push_ulaw(self, payload: bytes) -> None:
+        self._inbox.put(payload)
+
+    def listen_for(self, expect: Expect) -> None:
+        self._inbox.put(expect)
+
+    def close(self) -> None:
+        self._inbox.put(_STOP)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    # ---- worker thread
+    def _run(self) -> None:
+        try:
+            while True:
+                item = self._inbox.get()
+                if item is _STOP:
+                    break
+                if isinstance(item, Expect):
+                    self.expect = item
+                elif isinstance(item, bytes):
+                    self._audio(item)
+        except Exception:
+            log.exception("speech listener failed; the call carries on with keys")
+        finally:
+            if self._stream is not None:
+                self._stream.close()
+                self._stream = None
+
+    def _audio(self, ulaw: bytes) -> None:
+        data = self._carry + ulaw
+        whole = len(data) - len(data) % FRAME_BYTES_ULAW
+        self._carry = data[whole:]
+        for start in range(0, whole, FRAME_BYTES_ULAW):
+            self._frame(ulaw_to_pcm16(data[start : start + FRAME_BYTES_ULAW]))
+
+    def _frame(self, pcm: bytes) -> None:
+        self.frames += 1
+        was_speaking = self.endpointer.in_speech
+        event = self.endpointer.push(pcm)
+        if event is None:
+            if was_speaking:
+                self._feed(pcm)
+            else:
+                self._preroll.append(pcm)
+            return
+        if event.kind is TurnEventKind.SPEECH_STARTED:
+            self._open_stream()
+            for old in self._preroll:
+                self._feed(old)
+            self._preroll.clear()
+            self._feed(pcm)
+            self.deliver(SpeechStarted())
+        else:
+            self._feed(pcm)
+            silence_ms = event.at_ms - (event.speech_end_ms or event.at_ms)
+            self._finish_turn(silence_ms)
+
+    def _open_stream(self) -> None:
+        if self._stream is not None and self._stream_expect is self.expect:
+            self._stream.reset()
+            return
+        if self._stream is not None:
+            self._stream.close()
+        grammar = YES_NO_GRAMMAR if self.expect is Expect.YES_NO else None
+        self._stream = self.recognizer.open_stream(grammar)
+        self._stream_expect = self.expect
+        self._turn_bytes = 0
+
+    def _feed(self, pcm: bytes) -> None:
+        self._pending.extend(pcm)
+        if len(self._pending) >= FEED_CHUNK_MS * TELEPHONE_RATE_HZ * 2 // 1000:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending and self._stream is not None:
+            self._stream.feed(bytes(self._pending))
+            self._turn_bytes += len(self._pending)
+        self._pending.clear()
+
+    def _finish_turn(self, silence_ms: int) -> None:
+        self._flush()
+        assert self._stream is not None
+        started = time.perf_counter()
+        result = self._stream.final()
+        recognized = time.perf_counter()
+        text = "" if result.text.strip() == "[unk]" else result.text.strip()
+        matcher = self.matcher if self.expect is Expect.FREE else None
+        event = understand(text, matcher)
+        matched = time.perf_counter()
+        audio_ms = self._turn_bytes * 1000 // (2 * TELEPHONE_RATE_HZ)
+        self._turn_bytes = 0
+        self.deliver(event)
+        if self.on_turn is not None:
+            self.on_turn(
+                TurnTimings(
+                    engine=self.recognizer.name,
+                    expect=self.expect.value,
+                    audio_ms=audio_ms,
+                    endpoint_ms=float(silence_ms),
+                    recognize_ms=(recognized - started) * 1000,
+                    match_ms=(matched - recognized) * 1000,
+                    text=text,
+                    confidence=result.confidence,
+                )
+            )

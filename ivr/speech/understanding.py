@@ -1,0 +1,80 @@
+"""What a recognised turn means for the call flow: a knowledge-base match, a yes/no answer, a request for a person.
+
+Pure and fast (the matcher is a few milliseconds); the listener calls it in its worker thread.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from ivr.flow.events import SpeechRecognized
+from kb.matcher import Matcher
+
+# Below the threshold by at most this much, the best entry is offered back: "vous voulez parler de …?".
+SUGGESTION_BAND = 0.10
+
+_YES = ("oui", "ouais", "ouai", "voui", "d accord", "exactement", "tout a fait", "c est ca", "bien sur", "volontiers")
+_NO = ("non", "nan", "pas du tout", "pas vraiment", "ce n est pas ca", "c est pas ca")
+_HUMAN = (
+    "conseiller",
+    "conseillere",
+    "operateur",
+    "operatrice",
+    "un agent",
+    "une personne",
+    "quelqu un",
+    "un humain",
+    "une vraie personne",
+)
+
+
+def _plain(text: str) -> str:
+    """Lower case, no accents, apostrophes and punctuation as spaces: 'C'est ça !' -> 'c est ca'."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", bare).split())
+
+
+def _says(plain: str, phrases: tuple[str, ...]) -> bool:
+    padded = f" {plain} "
+    return any(f" {p} " in padded for p in phrases)
+
+
+def yes_or_no(text: str) -> bool | None:
+    """True for a yes, False for a no, None when it is neither or both ("oui… enfin non")."""
+    plain = _plain(text)
+    yes, no = _says(plain, _YES), _says(plain, _NO)
+    if yes == no:
+        return None
+    return yes
+
+
+def wants_human(text: str) -> bool:
+    return _says(_plain(text), _HUMAN)
+
+
+def understand(text: str, matcher: Matcher | None) -> SpeechRecognized:
+    """The flow's event for one turn. Without a matcher (yes/no turns) only the closed answers are read."""
+    yes_no = yes_or_no(text)
+    human = wants_human(text)
+    if matcher is None or not text.strip():
+        return SpeechRecognized(text, None, 0.0, (), yes_no=yes_no, wants_human=human)
+    result = matcher.match(text)
+    alternatives = tuple(c.faq_id for c in result.alternatives)
+    suggestion: str | None = None
+    title = ""
+    if result.faq_id is None and alternatives and result.score >= matcher.calibration.threshold - SUGGESTION_BAND:
+        suggestion = alternatives[0]
+        entry = matcher.kb.get(suggestion)
+        title = entry.title if entry is not None else ""
+    return SpeechRecognized(
+        text,
+        result.faq_id,
+        result.score,
+        alternatives,
+        suggestion=suggestion,
+        suggestion_title=title,
+        yes_no=yes_no,
+        wants_human=human,
+    )
