@@ -406,12 +406,12 @@ class CallFlow:
         if event.faq_id is not None and event.faq_id in self._actions:
             self._go_faq(event.faq_id)
             return
-        best = event.suggestion or next(iter(event.alternatives), None)
-        self._out.append(KeepUnmatched(event.text, best, event.score))
         if event.suggestion is not None and event.suggestion in self._actions:
             self._ask_topic(event.suggestion, event.suggestion_title)
         else:
             self._fail(Failure.NO_MATCH)
+        best = event.suggestion or next(iter(event.alternatives), None)
+        self._out.append(KeepUnmatched(event.text, best, event.score))  # after the play: the caller waits for it
 
     # ---- Keys, per state (only reached when no non-interruptible prompt is playing).
 

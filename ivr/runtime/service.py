@@ -45,6 +45,7 @@ class SpeechParts:
     def load(self) -> None:
         self.recognizer = make_recognizer(self.settings)
         self.matcher = self.matcher_factory()
+        self.matcher.match("bonjour")  # loads the sentence encoder now, not during the first caller's turn
 
     def listener(
         self, name: str, deliver: Callable[[ev.Event], None], on_turn: Callable[[TurnTimings], None]

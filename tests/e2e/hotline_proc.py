@@ -84,6 +84,7 @@ def start_hotline(env: dict[str, str], workdir: Path, kb_path: Path = E2E_KB, **
         "HOTLINE_DATABASE_URL": database_url,
         "HOTLINE_KB_PATH": str(kb_path),
         "XDG_CACHE_HOME": str(workdir / "cache"),
+        "HOTLINE_SPEECH_ENABLED": "false",  # keys only unless a test asks for speech (it loads a recogniser)
         **extra,
     }
     with open(log_path, "wb") as log:

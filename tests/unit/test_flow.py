@@ -1193,9 +1193,9 @@ def test_speech_without_match_is_kept_reprompted_then_a_person() -> None:
             },
         ),
         StopPlayback("menu-2"),
-        KeepUnmatched("euh bonjour", "mairie.horaires", 0.2),
         RecordEvent("reprompt", {"state": "menu", "reason": "no_match", "count": 1}),
         Play("menu-3", (Prompt("no_match"), Prompt("speech_hint"), Prompt("menu")), interruptible=True),
+        KeepUnmatched("euh bonjour", "mairie.horaires", 0.2),  # after the play: the caller is waiting
     ]
     out = call.send(SpeechRecognized("bof", None, 0.1, ()))
     assert of_type(out, CreateTicket) == [CreateTicket("retries_exhausted", None, True)]

@@ -199,3 +199,11 @@ class Heard:
             f"{self.seconds:.1f} s, {self.audible_seconds:.1f} s audible, longest silence "
             f"{self.longest_silence_seconds:.1f} s, loudest frame {self.peak_dbfs:.0f} dBFS"
         )
+
+
+def first_audible_after(samples: Samples, after_s: float, threshold_dbfs: float = SILENCE_DBFS) -> float | None:
+    """When the first audible 20 ms frame at or after `after_s` starts (seconds on the recording), or None."""
+    levels = frame_dbfs(samples)
+    start = max(0, int(after_s * 1000) // FRAME_MS)
+    loud = np.nonzero(levels[start:] > threshold_dbfs)[0]
+    return None if len(loud) == 0 else (start + int(loud[0])) * FRAME_MS / 1000

@@ -50,6 +50,11 @@ class CallResult:
     received_packets: int
     received_dtmf: str
     workdir: Path  # sipp's scenario, logs and the capture, for a failing test's message
+    media_port: int = 0  # the caller's RTP port (the capture holds both ways with `capture_sent`)
+
+    @property
+    def capture(self) -> Path:
+        return self.workdir / "received.pcap"
 
     @property
     def samples(self) -> Samples:
@@ -70,10 +75,12 @@ def place_call(
     timeout: float = 120.0,
     target: SipTarget | None = None,
     workdir: Path | None = None,
+    capture_sent: bool = False,
 ) -> CallResult:
     """Call the hotline, play `steps`, stay `hold_ms` after the answer (unless Asterisk hangs up first).
 
     `hold_ms` defaults to the steps' duration plus a second. `timeout` bounds the whole call (sipp's -timeout).
+    `capture_sent` also records the caller's own RTP (timing turns: see tests.e2e.sip.latency).
     """
     target = target or SipTarget.from_settings(Settings())
     workdir = workdir or Path(tempfile.mkdtemp(prefix="hotline-call-"))
@@ -92,7 +99,7 @@ def place_call(
     )
     sip_port = reserve_block(1, align=1)
     media_port = reserve_block(MEDIA_BLOCK)
-    capture = RtpCapture(media_port, workdir / "received.pcap")
+    capture = RtpCapture(media_port, workdir / "received.pcap", both_ways=capture_sent)
     messages_log = workdir / "sip-messages.log"
     sipp: subprocess.Popen[bytes] | None = None
     exit_code = -1
@@ -136,6 +143,7 @@ def place_call(
         received_packets=decoded.packets,
         received_dtmf=decoded.dtmf,
         workdir=workdir,
+        media_port=media_port,
     )
 
 

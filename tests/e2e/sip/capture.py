@@ -39,8 +39,13 @@ class DecodedRtp:
     ssrcs: set[int] = field(default_factory=set)
 
 
-def _udp_payloads(data: bytes) -> list[tuple[float, bytes]]:
-    """(capture time in s, UDP payload) of every IPv4/UDP packet in a pcap file's bytes."""
+def _udp_payloads(data: bytes, dst_port: int | None = None) -> list[tuple[float, bytes]]:
+    """(capture time in s, UDP payload) of every IPv4/UDP packet in a pcap file's bytes (to `dst_port` only)."""
+    return [(t, payload) for t, _, dport, payload in udp_packets(data) if dst_port is None or dport == dst_port]
+
+
+def udp_packets(data: bytes) -> list[tuple[float, int, int, bytes]]:
+    """(capture time in s, source port, destination port, UDP payload) of every IPv4/UDP packet in a pcap."""
     if len(data) < 24:
         return []
     magic = struct.unpack("<I", data[:4])[0]
@@ -64,9 +69,9 @@ def _udp_payloads(data: bytes) -> list[tuple[float, bytes]]:
         if len(ip) < 28 or ip[0] >> 4 != 4 or ip[9] != 17:
             continue
         header = (ip[0] & 0x0F) * 4
-        udp_length = struct.unpack("!H", ip[header + 4 : header + 6])[0]
+        sport, dport, udp_length = struct.unpack("!HHH", ip[header : header + 6])
         payload = ip[header + 8 : header + udp_length]
-        out.append((seconds + fraction / (1e9 if nano else 1e6), payload))
+        out.append((seconds + fraction / (1e9 if nano else 1e6), sport, dport, payload))
     return out
 
 
@@ -114,15 +119,17 @@ def decode_rtp(packets: list[tuple[float, bytes]]) -> DecodedRtp:
     return result
 
 
-def decode_capture(pcap: Path) -> DecodedRtp:
-    return decode_rtp(_udp_payloads(pcap.read_bytes()))
+def decode_capture(pcap: Path, dst_port: int | None = None) -> DecodedRtp:
+    return decode_rtp(_udp_payloads(pcap.read_bytes(), dst_port))
 
 
 class RtpCapture:
-    """tcpdump of what arrives at one UDP port on lo. `start()` returns once tcpdump listens."""
+    """tcpdump of what arrives at one UDP port on lo (and, with `both_ways`, what leaves it).
+    `start()` returns once tcpdump listens."""
 
-    def __init__(self, port: int, pcap: Path, interface: str = "lo") -> None:
+    def __init__(self, port: int, pcap: Path, interface: str = "lo", both_ways: bool = False) -> None:
         self.port = port
+        self.both_ways = both_ways
         self.pcap = pcap
         self.interface = interface
         self.stderr_path = pcap.with_suffix(".tcpdump.log")
@@ -132,7 +139,7 @@ class RtpCapture:
         command = ["tcpdump", "-i", self.interface, "-n", "-U", "-s", "0", "-w", str(self.pcap)]
         if os.geteuid() == 0:
             command += ["-Z", "root"]  # else tcpdump drops to its own user, who may not write the folder
-        command += ["udp", "and", "dst", "port", str(self.port)]
+        command += ["udp", "and", "port" if self.both_ways else "dst port", str(self.port)]
         with self.stderr_path.open("wb") as err:
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + TCPDUMP_READY_TIMEOUT_S
@@ -161,6 +168,7 @@ class RtpCapture:
     def decode(self, wav: Path) -> DecodedRtp:
         """Stop if needed, decode, and write the received audio to `wav` (8 kHz 16-bit mono)."""
         self.stop()
-        decoded = decode_capture(self.pcap) if self.pcap.exists() else DecodedRtp(np.zeros(0, dtype=np.int16), 0)
+        empty = DecodedRtp(np.zeros(0, dtype=np.int16), 0)
+        decoded = decode_capture(self.pcap, self.port) if self.pcap.exists() else empty
         write_wav(wav, decoded.samples)
         return decoded
