@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -85,6 +86,7 @@ class CallSession:
         self.speech_factory = speech_factory
         self.speech: SpeechTap | None = None
         self.transcript: list[str] = []  # what the caller said, turn by turn
+        self._turn_ended_at: float | None = None  # monotonic time the last turn ended, until its answer is sent
 
     # --- identifiers: ARI playback ids are unique per Asterisk, the flow's only per call
     def ari_playback_id(self, flow_id: str) -> str:
@@ -135,6 +137,7 @@ class CallSession:
         return True
 
     def _record_turn(self, t: TurnTimings) -> None:
+        self._turn_ended_at = t.ended_at
         if t.text:
             self.transcript.append(t.text)
         if self.call_id is not None and not self.hung_up:
@@ -264,6 +267,11 @@ class CallSession:
         self.current_playback = playback_id
         try:
             await self.control.play(self.channel_id, playback_id, uris)
+            if self._turn_ended_at is not None and self.call_id is not None:
+                # From the end of the caller's turn to Asterisk accepting the answer's playback.
+                sent_ms = (time.monotonic() - self._turn_ended_at) * 1000
+                self.timeline.record(self.call_id, "speech_answer_sent", {"ms": round(sent_ms, 1)})
+                self._turn_ended_at = None
         except Exception:
             # The flow waits for this playback's end: a failed request ends it at once.
             self.current_playback = None

@@ -62,6 +62,7 @@ class TurnTimings:
     match_ms: float  # understanding the text (matcher), wall time
     text: str
     confidence: float | None
+    ended_at: float = 0.0  # time.monotonic() when the end of the turn was detected
 
 
 class CallListener:
@@ -94,6 +95,7 @@ class CallListener:
 
     # ---- event loop side (thread-safe, never blocks)
     def start(self) -> None:
+        self._inbox.put(Expect.FREE)  # takes a warm recogniser now, not when the caller starts speaking
         self._thread.start()
 
     def push_ulaw(self, payload: bytes) -> None:
@@ -117,6 +119,8 @@ class CallListener:
                     break
                 if isinstance(item, Expect):
                     self.expect = item
+                    if not self.endpointer.in_speech:
+                        self._ensure_stream()
                 elif isinstance(item, bytes):
                     self._audio(item)
         except Exception:
@@ -159,6 +163,12 @@ class CallListener:
         if self._stream is not None and self._stream_expect is self.expect:
             self._stream.reset()
             return
+        self._ensure_stream()
+
+    def _ensure_stream(self) -> None:
+        """A stream for what is expected now (the one held is handed back if it was for something else)."""
+        if self._stream is not None and self._stream_expect is self.expect:
+            return
         if self._stream is not None:
             self._stream.close()
         grammar = YES_NO_GRAMMAR if self.expect is Expect.YES_NO else None
@@ -180,6 +190,7 @@ class CallListener:
     def _finish_turn(self, silence_ms: int) -> None:
         self._flush()
         assert self._stream is not None
+        ended_at = time.monotonic()
         started = time.perf_counter()
         result = self._stream.final()
         recognized = time.perf_counter()
@@ -201,5 +212,6 @@ class CallListener:
                     match_ms=(matched - recognized) * 1000,
                     text=text,
                     confidence=result.confidence,
+                    ended_at=ended_at,
                 )
             )

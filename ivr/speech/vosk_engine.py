@@ -54,6 +54,10 @@ class RecognizerPool:
         self._grammar = grammar
         self._idle: queue.SimpleQueue[PooledRecognizer] = queue.SimpleQueue()
         self.created = 0
+        self._growing = False
+        self._growing_lock = threading.Lock()
+        self._settled = threading.Event()
+        self._settled.set()
         for _ in range(size):
             self._idle.put(self._new())
 
@@ -76,17 +80,41 @@ class RecognizerPool:
         self.created += 1
         return rec
 
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Wait until no spare is being warmed (for tests and benchmarks)."""
+        return self._settled.wait(timeout)
+
     def idle(self) -> int:
         return self._idle.qsize()
 
     def acquire(self) -> PooledRecognizer:
-        """An idle warm recogniser, or a new (warmed) one when all are busy."""
+        """An idle warm recogniser, or a new (warmed) one when all are busy. Taking the last idle one starts
+        warming a spare in the background, so the next caller does not pay the cold start either."""
         try:
             rec = self._idle.get_nowait()
         except queue.Empty:
             rec = self._new()
+        if self._idle.qsize() == 0:
+            self._grow_in_background()
         rec.uses += 1
         return rec
+
+    def _grow_in_background(self) -> None:
+        with self._growing_lock:
+            if self._growing:
+                return
+            self._growing = True
+            self._settled.clear()
+
+        def grow() -> None:
+            try:
+                self._idle.put(self._new())
+            finally:
+                with self._growing_lock:
+                    self._growing = False
+                    self._settled.set()
+
+        threading.Thread(target=grow, name="vosk-pool-grow", daemon=True).start()
 
     def release(self, rec: PooledRecognizer) -> None:
         """Reset the recogniser (drops any half utterance) and make it available again."""

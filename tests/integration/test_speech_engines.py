@@ -214,9 +214,11 @@ def test_vosk_pool_hands_out_warm_recognisers_and_resets_them(ko_dir: Path) -> N
     a, b = engine.open_stream(), engine.open_stream()
     assert a.recognizer.warm and b.recognizer.warm
     assert a.recognizer is not b.recognizer
-    assert pool.idle() == 0
-    c = engine.open_stream()  # all busy: the pool grows (warm) instead of making a caller wait
-    assert c.recognizer.warm and pool.created == 3
+    # Taking the last idle recogniser warms a spare in the background, for the next caller.
+    assert pool.settle() and pool.idle() == 1 and pool.created == 3
+    c = engine.open_stream()
+    assert c.recognizer.warm
+    assert pool.settle() and pool.idle() == 1 and pool.created == 4
     used = a.recognizer
     pcm = _pcm("conf-full")
     for start in range(0, len(pcm), CHUNK_BYTES):  # the caller hangs up mid-utterance, words pending
@@ -224,16 +226,29 @@ def test_vosk_pool_hands_out_warm_recognisers_and_resets_them(ko_dir: Path) -> N
     assert a.partial()
     for stream in (a, b, c):
         stream.close()
-    assert pool.idle() == 3
+    assert pool.idle() == 4
     with pytest.raises(RuntimeError, match="closed"):
         a.feed(b"\x00\x00")
-    reused = [engine.open_stream() for _ in range(3)]
+    reused = [engine.open_stream() for _ in range(4)]
     assert used in [s.recognizer for s in reused]
     assert used.uses == 2
     for stream in reused:
         assert stream.partial() == ""  # the half utterance of the previous caller is gone
         stream.close()
-    assert pool.created == 3
+    assert pool.settle() and pool.created == 5  # the fourth took the last one: one more spare
+
+
+def test_vosk_pool_with_none_idle_warms_one_for_the_caller(ko_dir: Path) -> None:
+    engine = VoskEngine(ko_dir, pool_size=1)
+    pool = engine.pool(None)
+    first = engine.open_stream()
+    pool.settle()
+    second = engine.open_stream()  # the spare
+    third = engine.open_stream()  # none idle and the next spare may still be warming: made now, warm
+    assert third.recognizer.warm and len({id(s.recognizer) for s in (first, second, third)}) == 3
+    for stream in (first, second, third):
+        stream.close()
+    pool.settle()
 
 
 def test_vosk_rejects_a_non_model_folder(tmp_path: Path) -> None:

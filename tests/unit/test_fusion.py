@@ -28,8 +28,13 @@ class KeywordEmbedder:
 def _entry(entry_id: str, questions: list[str]) -> Entry:
     topic = entry_id.split(".")[0]
     return Entry(
-        id=entry_id, topic=topic, title=questions[0], questions=tuple(questions),
-        spoken_answer="Une réponse courte.", web_answer="Une réponse courte.", service="Test",
+        id=entry_id,
+        topic=topic,
+        title=questions[0],
+        questions=tuple(questions),
+        spoken_answer="Une réponse courte.",
+        web_answer="Une réponse courte.",
+        service="Test",
     )
 
 
@@ -37,10 +42,14 @@ def _entry(entry_id: str, questions: list[str]) -> Entry:
 def matcher() -> Matcher:
     kb = KnowledgeBase(
         (
-            _entry("sport.piscine", ["horaires piscine", "piscine ouverte", "prix piscine", "cours piscine",
-                                     "piscine enfants"]),
-            _entry("mairie.horaires", ["horaires mairie", "mairie ouverte", "mairie samedi", "mairie midi",
-                                       "mairie fermée"]),
+            _entry(
+                "sport.piscine",
+                ["horaires piscine", "piscine ouverte", "prix piscine", "cours piscine", "piscine enfants"],
+            ),
+            _entry(
+                "mairie.horaires",
+                ["horaires mairie", "mairie ouverte", "mairie samedi", "mairie midi", "mairie fermée"],
+            ),
         )
     )
     return Matcher(kb, KeywordEmbedder(), Calibration(0.5, 0.3, 0.2, threshold=0.6))
@@ -85,8 +94,12 @@ def test_json_contract(matcher: Matcher) -> None:
 
 def test_out_of_scope_group_beating_the_best_entry_is_no_match() -> None:
     kb = KnowledgeBase(
-        (_entry("sport.piscine", ["horaires piscine", "piscine ouverte", "prix piscine", "cours piscine",
-                                  "piscine enfants"]),)
+        (
+            _entry(
+                "sport.piscine",
+                ["horaires piscine", "piscine ouverte", "prix piscine", "cours piscine", "piscine enfants"],
+            ),
+        )
     )
     pizzeria = OutOfScopeGroup("pizzeria", ("pizzeria ouverte", "horaires pizzeria", "livraison pizzeria"))
     calibration = Calibration(0.5, 0.5, 0.0, threshold=0.1)
@@ -101,8 +114,12 @@ def test_out_of_scope_group_beating_the_best_entry_is_no_match() -> None:
 
 def test_margin_lets_an_entry_win_a_near_tie() -> None:
     kb = KnowledgeBase(
-        (_entry("sport.piscine", ["horaires piscine", "piscine ouverte", "prix piscine", "cours piscine",
-                                  "piscine enfants"]),)
+        (
+            _entry(
+                "sport.piscine",
+                ["horaires piscine", "piscine ouverte", "prix piscine", "cours piscine", "piscine enfants"],
+            ),
+        )
     )
     group = OutOfScopeGroup("autre", ("piscine privee", "piscine du camping", "piscine hotel"))
     m = Matcher(kb, KeywordEmbedder(), Calibration(1.0, 0.0, 0.0, threshold=0.1, out_of_scope_margin=0.0), (group,))
