@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     speech_end_silence_ms: int = Field(
         600, ge=200, le=3000, description="Silence that ends a caller's turn (ms): shorter answers sooner."
     )
+    speech_pool_size: int = Field(
+        4, ge=1, le=256, description="Vosk recognisers warmed at start: the calls that may speak at once in a burst."
+    )
     vosk_model_path: Path | None = Field(None, description="Folder of a Vosk model; empty uses the embedded default.")
     whisper_model_path: Path | None = Field(
         None, description="Folder of a CTranslate2 Whisper model (embedded French default)."

@@ -151,6 +151,7 @@ class CallSession:
                     "confidence": None if t.confidence is None else round(t.confidence, 3),
                     "audio_ms": t.audio_ms,
                     "endpoint_ms": round(t.endpoint_ms),
+                    "backlog_ms": round(t.backlog_ms, 1),
                     "recognize_ms": round(t.recognize_ms, 1),
                     "match_ms": round(t.match_ms, 1),
                 },

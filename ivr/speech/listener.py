@@ -63,6 +63,7 @@ class TurnTimings:
     text: str
     confidence: float | None
     ended_at: float = 0.0  # time.monotonic() when the end of the turn was detected
+    backlog_ms: float = 0.0  # how long the packet that ended the turn waited for this thread (CPU starvation)
 
 
 class CallListener:
@@ -91,6 +92,7 @@ class CallListener:
         self._turn_bytes = 0
         self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._carry = b""
+        self._received_at = 0.0  # when the packet being processed reached the process
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     # ---- event loop side (thread-safe, never blocks)
@@ -99,7 +101,7 @@ class CallListener:
         self._thread.start()
 
     def push_ulaw(self, payload: bytes) -> None:
-        self._inbox.put(payload)
+        self._inbox.put((time.monotonic(), payload))
 
     def listen_for(self, expect: Expect) -> None:
         self._inbox.put(expect)
@@ -121,8 +123,9 @@ class CallListener:
                     self.expect = item
                     if not self.endpointer.in_speech:
                         self._ensure_stream()
-                elif isinstance(item, bytes):
-                    self._audio(item)
+                elif isinstance(item, tuple):
+                    self._received_at, payload = item
+                    self._audio(payload)
         except Exception:
             log.exception("speech listener failed; the call carries on with keys")
         finally:
@@ -191,6 +194,7 @@ class CallListener:
         self._flush()
         assert self._stream is not None
         ended_at = time.monotonic()
+        backlog_ms = (ended_at - self._received_at) * 1000
         started = time.perf_counter()
         result = self._stream.final()
         recognized = time.perf_counter()
@@ -213,5 +217,6 @@ class CallListener:
                     text=text,
                     confidence=result.confidence,
                     ended_at=ended_at,
+                    backlog_ms=backlog_ms,
                 )
             )

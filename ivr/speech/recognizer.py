@@ -14,7 +14,9 @@ from typing import Protocol
 from hotline.settings import Settings
 
 TELEPHONE_RATE_HZ = 8000  # narrowband telephone audio, what Asterisk's externalMedia sends with slin
-VOSK_POOL_SIZE = 2  # warm recognisers ready at start: one per CPU core on the 2-core reference machine
+# Warm recognisers ready at start (HOTLINE_SPEECH_POOL_SIZE): the calls that may speak at once in a burst. Beyond
+# it, a spare is warmed in the background each time the last idle one is taken.
+VOSK_POOL_SIZE = 4
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Recognizer(Protocol):
         """A stream for one caller. `grammar` restricts the answer to these phrases (short closed answers)."""
 
 
-def make_recognizer(settings: Settings, *, pool_size: int = VOSK_POOL_SIZE) -> Recognizer:
+def make_recognizer(settings: Settings, *, pool_size: int | None = None) -> Recognizer:
     """Vosk when a Vosk model folder is configured (production), else the embedded French whisper-base.
 
     `pool_size` is the number of pre-warmed Vosk recognisers (a one-shot command wants 1).
@@ -65,7 +67,8 @@ def make_recognizer(settings: Settings, *, pool_size: int = VOSK_POOL_SIZE) -> R
     if settings.vosk_model_path is not None:
         from ivr.speech.vosk_engine import VoskEngine
 
-        return VoskEngine(settings.vosk_model_path, sample_rate=TELEPHONE_RATE_HZ, pool_size=pool_size)
+        size = settings.speech_pool_size if pool_size is None else pool_size
+        return VoskEngine(settings.vosk_model_path, sample_rate=TELEPHONE_RATE_HZ, pool_size=size)
     from ivr.speech.models import ensure_whisper_model
     from ivr.speech.whisper_engine import WhisperEngine
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ SPEAK_AT_MS = 2500  # over the welcome
 BETWEEN_TURNS_MS = 6000  # after the first phrase: the reprompt starts within a second; speak over it
 END_SILENCE_MS = 600  # the service's default end-of-turn silence
 READY_TIMEOUT_S = 120.0
+STAGGER_S = 0.3  # between call starts; every call lasts about 15 s, so all N are up together
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,10 @@ def one_call(target: SipTarget, caller: str, phrase: Path) -> list[float | None]
 
 def measure(engine: str, concurrent: int, target: SipTarget, phrase: Path, call_base: int) -> Row:
     with ThreadPoolExecutor(max_workers=concurrent) as pool:
-        futures = [pool.submit(one_call, target, f"07{call_base + i:08d}", phrase) for i in range(concurrent)]
+        futures = []
+        for i in range(concurrent):
+            futures.append(pool.submit(one_call, target, f"07{call_base + i:08d}", phrase))
+            time.sleep(STAGGER_S)  # callers overlap for the whole call, but do not all stop speaking at once
         latencies = [x for f in futures for x in f.result()]
     answered = [x * 1000 for x in latencies if x is not None]
     return Row(
