@@ -29,7 +29,20 @@ log = logging.getLogger(__name__)
 FRAME_BYTES_ULAW = TELEPHONE_RATE_HZ * FRAME_MS // 1000  # one byte per sample
 FEED_CHUNK_MS = 100  # audio goes to the recogniser in chunks this long: fewer calls, same result
 # Closed answers: the words the grammar knows; anything else is "[unk]".
-YES_NO_GRAMMAR = ("oui", "ouais", "non", "d'accord", "conseiller", "[unk]")
+YES_NO_GRAMMAR = (
+    "oui",
+    "ouais",
+    "d'accord",
+    "exactement",
+    "tout à fait",
+    "c'est ça",
+    "bien sûr",
+    "non",
+    "pas du tout",
+    "conseiller",
+    "conseillère",
+    "[unk]",
+)
 _STOP = object()
 
 

@@ -40,3 +40,11 @@ def test_a_person_asked_for(text: str, human: bool) -> None:
 def test_without_a_matcher_only_closed_answers_are_read() -> None:
     event = understand("non, un conseiller", None)
     assert (event.faq_id, event.yes_no, event.wants_human, event.suggestion) == (None, False, True, None)
+
+
+def test_every_phrase_of_the_closed_grammar_means_something() -> None:
+    from ivr.speech.listener import YES_NO_GRAMMAR
+
+    for phrase in YES_NO_GRAMMAR:
+        if phrase != "[unk]":
+            assert yes_or_no(phrase) is not None or wants_human(phrase), phrase
