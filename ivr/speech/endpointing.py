@@ -69,6 +69,11 @@ class Endpointer:
         self._speech_start_ms = 0
         self._last_voiced_end_ms = 0
 
+    @property
+    def silence_ms(self) -> int:
+        """In a turn: how long since the last voiced frame ended (0 outside a turn)."""
+        return self.now_ms - self._last_voiced_end_ms if self.in_speech else 0
+
     def reset(self) -> None:
         """Wait for a new turn (the time line carries on)."""
         self.in_speech = False
