@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     speech_end_silence_ms: int = Field(
         600, ge=200, le=3000, description="Silence that ends a caller's turn (ms): shorter answers sooner."
     )
+    speech_rtp_bind: str = Field(
+        "127.0.0.1", description="Where the caller audio (externalMedia RTP) is received; 0.0.0.0 in containers."
+    )
+    speech_rtp_host: str | None = Field(
+        None, description="The address Asterisk sends the caller audio to (empty: speech_rtp_bind)."
+    )
     speech_pool_size: int = Field(
         4, ge=1, le=256, description="Vosk recognisers warmed at start: the calls that may speak at once in a burst."
     )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -29,3 +32,52 @@ def bench_kb() -> None:
         f"hotline kb match --json - with 200 lines, model loading included: {cold:.1f} s with an empty "
         f"embedding cache, {warm:.1f} s with it filled (contract: under 10 s)"
     )
+
+
+class AsrEngine(StrEnum):
+    vosk = "vosk"
+    whisper = "whisper"
+    both = "both"
+
+
+@app.command("asr")
+def bench_asr(
+    engine: Annotated[AsrEngine, typer.Option("--engine", help="Which engine to measure.")] = AsrEngine.both,
+    samples: Annotated[
+        Path | None,
+        typer.Option(
+            "--samples",
+            help="Folder with manifest.yaml or transcripts.txt (default: recordings_samples/ if it has a "
+            "manifest, else tests/data/speech).",
+        ),
+    ] = None,
+    streams: Annotated[
+        int | None, typer.Option("--streams", min=1, help="Most concurrent Vosk streams (default: one per core).")
+    ] = None,
+    rtf_audio: Annotated[
+        float | None,
+        typer.Option("--rtf-audio", min=1.0, help="Seconds of the samples for the Vosk RTF and streams runs (20)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the tables.")] = False,
+) -> None:
+    """Speech engines offline: WER, real-time factor (raw Vosk, the call pipeline, whisper), streams per core,
+    ready times and memory."""
+    from ivr.speech import benchmark
+    from ivr.speech.audio import AudioFileError
+    from ivr.speech.models import ModelMissing
+
+    engines = benchmark.ENGINES if engine is AsrEngine.both else (engine.value,)
+    folder = samples if samples is not None else benchmark.default_samples_dir()
+    try:
+        report = benchmark.run_benchmark(
+            get_settings(),
+            engines,
+            folder,
+            streams if streams is not None else benchmark.cores(),
+            log=lambda msg: typer.echo(msg, err=True),
+            rtf_audio_s=rtf_audio if rtf_audio is not None else benchmark.VOSK_RTF_AUDIO_S,
+        )
+    except (ModelMissing, FileNotFoundError, AudioFileError, benchmark.SamplesError) as exc:
+        typer.echo(f"bench asr: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(benchmark.report_json(report) if as_json else report.as_text())

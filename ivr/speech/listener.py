@@ -217,7 +217,6 @@ class CallListener:
         matched = time.perf_counter()
         audio_ms = self._turn_bytes * 1000 // (2 * TELEPHONE_RATE_HZ)
         self._turn_bytes = 0
-        self.deliver(event)
         if self.on_turn is not None:
             self.on_turn(
                 TurnTimings(
@@ -233,3 +232,4 @@ class CallListener:
                     backlog_ms=backlog_ms,
                 )
             )
+        self.deliver(event)  # after the timings: the session knows when the turn ended before it answers

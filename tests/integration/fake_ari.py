@@ -68,3 +68,38 @@ def dtmf(channel_id: str, digit: str) -> dict[str, Any]:
 
 def stasis_end(channel_id: str) -> dict[str, Any]:
     return {"type": "StasisEnd", "channel": {"id": channel_id}}
+
+
+@dataclass
+class FakeSpeechAri(FakeAri):
+    """FakeAri plus what a speech tap asks: externalMedia, snoop, bridges."""
+
+    external_hosts: dict[str, str] = field(default_factory=dict)  # externalMedia channel -> host:port
+    bridges: dict[str, list[str]] = field(default_factory=dict)
+    fail_external_media: bool = False
+
+    async def external_media(self, channel_id: str, app: str, external_host: str, audio_format: str = "ulaw") -> None:
+        self.requests.append(("externalMedia", channel_id, external_host, audio_format))
+        if self.fail_external_media:
+            raise RuntimeError("ARI externalMedia failed")
+        self.external_hosts[channel_id] = external_host
+        self.channels.add(channel_id)
+
+    async def snoop(self, channel_id: str, snoop_id: str, app: str, spy: str = "in") -> None:
+        self.requests.append(("snoop", channel_id, snoop_id, spy))
+        self.channels.add(snoop_id)
+
+    async def create_bridge(self, bridge_id: str, bridge_type: str = "mixing") -> None:
+        self.requests.append(("bridge", bridge_id, bridge_type))
+        self.bridges[bridge_id] = []
+
+    async def add_channel(self, bridge_id: str, channel_id: str) -> None:
+        self.requests.append(("addChannel", bridge_id, channel_id))
+        self.bridges[bridge_id].extend(channel_id.split(","))
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        self.requests.append(("destroyBridge", bridge_id))
+        self.bridges.pop(bridge_id, None)
+
+    def media_started(self, channel_id: str) -> dict[str, Any]:
+        return {"type": "StasisStart", "channel": {"id": channel_id, "caller": {"number": ""}, "dialplan": {}}}
