@@ -58,10 +58,19 @@ def bench_asr(
         float | None,
         typer.Option("--rtf-audio", min=1.0, help="Seconds of the samples for the Vosk RTF and streams runs (20)."),
     ] = None,
+    calls: Annotated[
+        int,
+        typer.Option(
+            "--calls",
+            min=0,
+            help="Turn latency through the real Asterisk at 1 and at this many concurrent calls (0: skip; needs "
+            "root and a source checkout).",
+        ),
+    ] = 4,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the tables.")] = False,
 ) -> None:
-    """Speech engines offline: WER, real-time factor (raw Vosk, the call pipeline, whisper), streams per core,
-    ready times and memory."""
+    """Speech engines: WER, real-time factor (raw Vosk, the call pipeline, whisper), streams per core, ready
+    times, memory, and turn latency through the real Asterisk."""
     from ivr.speech import benchmark
     from ivr.speech.audio import AudioFileError
     from ivr.speech.models import ModelMissing
@@ -77,6 +86,8 @@ def bench_asr(
             log=lambda msg: typer.echo(msg, err=True),
             rtf_audio_s=rtf_audio if rtf_audio is not None else benchmark.VOSK_RTF_AUDIO_S,
         )
+        if calls > 0:
+            report.add(benchmark.turn_latency_table(engines, calls, log=lambda msg: typer.echo(msg, err=True)))
     except (ModelMissing, FileNotFoundError, AudioFileError, benchmark.SamplesError) as exc:
         typer.echo(f"bench asr: {exc}", err=True)
         raise typer.Exit(2) from exc

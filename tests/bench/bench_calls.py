@@ -71,15 +71,28 @@ def run_level(concurrent: int, proc: HotlineProcess, asterisk_pid: int, target: 
     served_before = count_self_served(proc)
     cpu_a, cpu_h, start = cpu_seconds(asterisk_pid), cpu_seconds(proc.process.pid), time.monotonic()
     result = run_load(
-        STEPS, calls=concurrent * CALLS_PER_LEVEL, concurrent=concurrent, rate=RATE_PER_S, hold_ms=HOLD_MS,
-        target=target, workdir=workdir / f"level-{concurrent}", timeout=900,
+        STEPS,
+        calls=concurrent * CALLS_PER_LEVEL,
+        concurrent=concurrent,
+        rate=RATE_PER_S,
+        hold_ms=HOLD_MS,
+        target=target,
+        workdir=workdir / f"level-{concurrent}",
+        timeout=900,
     )
     elapsed = time.monotonic() - start
     cpu_a, cpu_h = cpu_seconds(asterisk_pid) - cpu_a, cpu_seconds(proc.process.pid) - cpu_h
     time.sleep(2)  # the last hangups reach the database
     return Row(
-        concurrent, result.calls, result.successful, count_self_served(proc) - served_before,
-        result.percentile(50), result.percentile(95), 100 * cpu_a / elapsed, 100 * cpu_h / elapsed, elapsed,
+        concurrent,
+        result.calls,
+        result.successful,
+        count_self_served(proc) - served_before,
+        result.percentile(50),
+        result.percentile(95),
+        100 * cpu_a / elapsed,
+        100 * cpu_h / elapsed,
+        elapsed,
     )
 
 

@@ -28,7 +28,7 @@ from tests.e2e.conftest import e2e_settings, settings_env
 from tests.e2e.hotline_proc import start_hotline
 from tests.e2e.sip.caller import place_call
 from tests.e2e.sip.latency import turn_latencies
-from tests.e2e.sip.pcap import Audio, Silence
+from tests.e2e.sip.pcap import Audio, Silence, Step
 from tests.e2e.sip.sipp import SipTarget
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 def one_call(target: SipTarget, caller: str, phrase: Path) -> list[float | None]:
     seconds = read_wav(phrase).seconds
-    steps = [
+    steps: list[Step] = [
         Silence(SPEAK_AT_MS),
         Audio(phrase),
         Silence(BETWEEN_TURNS_MS - int(seconds * 1000)),

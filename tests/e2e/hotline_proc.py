@@ -89,8 +89,12 @@ def start_hotline(env: dict[str, str], workdir: Path, kb_path: Path = E2E_KB, **
     }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "hotline.cli", "serve"], env=environ, stdout=log, stderr=subprocess.STDOUT,
-            cwd=workdir, start_new_session=True,
+            [sys.executable, "-m", "hotline.cli", "serve"],
+            env=environ,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            start_new_session=True,
         )
     return HotlineProcess(process, port, database_url, log_path)
 

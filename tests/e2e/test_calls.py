@@ -196,10 +196,16 @@ HANGUP_SCRIPTS: dict[str, list[Step]] = {
 def test_caller_hangs_up_in_each_state(asterisk: AsteriskSandbox, hotline: HotlineProcess) -> None:
     callers = {state: f"06220000{i:02d}" for i, state in enumerate(HANGUP_SCRIPTS)}
     with ThreadPoolExecutor(len(HANGUP_SCRIPTS)) as pool:
-        results = dict(zip(HANGUP_SCRIPTS, pool.map(
-            lambda state: place_call(HANGUP_SCRIPTS[state], from_user=callers[state], target=asterisk.target),
-            HANGUP_SCRIPTS,
-        ), strict=True))
+        results = dict(
+            zip(
+                HANGUP_SCRIPTS,
+                pool.map(
+                    lambda state: place_call(HANGUP_SCRIPTS[state], from_user=callers[state], target=asterisk.target),
+                    HANGUP_SCRIPTS,
+                ),
+                strict=True,
+            )
+        )
     for state, result in results.items():
         assert result.answered and result.hung_up_by == "caller", f"{state}: {result.describe()}"
     for state, caller in callers.items():
@@ -213,8 +219,9 @@ def test_caller_hangs_up_in_each_state(asterisk: AsteriskSandbox, hotline: Hotli
     assert_nothing_left(asterisk)
 
 
-def test_received_audio_is_the_hotline_speaking(asterisk: AsteriskSandbox, hotline: HotlineProcess,
-                                                 tmp_path: Path) -> None:
+def test_received_audio_is_the_hotline_speaking(
+    asterisk: AsteriskSandbox, hotline: HotlineProcess, tmp_path: Path
+) -> None:
     """The first seconds the caller hears are the greeting, not noise: loud enough, with pauses of speech."""
     result = call(asterisk, [Silence(4000)], "0611000006", hold_ms=4000)
     heard = result.heard

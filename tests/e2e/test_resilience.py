@@ -41,13 +41,17 @@ def test_app_down_the_fallback_takes_the_call_and_it_becomes_a_ticket(
     caller = "0633000001"
     prompts = asterisk.prompts_dir / "fallback"
     before_message_s = (
-        _wav_seconds(prompts / "apology.wav") + asterisk.fallback_queue_seconds
+        _wav_seconds(prompts / "apology.wav")
+        + asterisk.fallback_queue_seconds
         + _wav_seconds(prompts / "leave-message.wav")
     )
     # No app connected: Stasis fails at once and the dialplan answers.
     result = place_call(
         [Silence(int(before_message_s * 1000) + 1500), Audio(caller_speech)],
-        from_user=caller, target=asterisk.target, workdir=tmp_path / "call", timeout=120,
+        from_user=caller,
+        target=asterisk.target,
+        workdir=tmp_path / "call",
+        timeout=120,
     )
     assert result.answered and result.hung_up_by == "caller", result.describe()
     assert result.heard.audible_seconds > 5, result.describe()  # apology and music: never silence

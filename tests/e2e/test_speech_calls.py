@@ -198,3 +198,14 @@ def test_french_speech_reaches_vosk_through_asterisk(asterisk: AsteriskSandbox, 
     assert "barge_in" in kinds(events)
     # A Korean model hears no French entry: not understood twice, then a person.
     assert data_of(events, "to_human")[0]["reason"] == "retries_exhausted", kinds(events)
+
+
+def test_turn_latency_is_measured_through_asterisk(asterisk: AsteriskSandbox) -> None:
+    """`hotline bench asr` times turns through the real Asterisk (figures in the README; none asserted here)."""
+    from ivr.speech.benchmark import format_table, turn_latency_table
+
+    table = turn_latency_table(["vosk"], 1, log=lambda _: None)
+    [row] = table.rows
+    engine, calls, turns, answered, p50, _p95, worst, target = row
+    assert (engine, calls, turns, answered, target) == ("vosk", 1, 2, 2, 750), format_table(table)
+    assert isinstance(p50, float) and isinstance(worst, float) and 0 < p50 <= worst, format_table(table)

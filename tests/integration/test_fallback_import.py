@@ -39,8 +39,7 @@ def test_import_once(tmp_path: Path, database_url: str) -> None:
     (spool / "1763800001-anonymous.txt").write_text("caller_id=anonymous\nepoch=1763800001\nuniqueid=9\n")
     (spool / "in-progress.wav").write_bytes(b"")  # no sidecar yet: the call is still going on
     (spool / "1763800002-0655555555.txt").write_text(
-        "caller_id=0655555555\nepoch=1763800002\nuniqueid=1763800002.7\nanswered_by=PJSIP/agent1\n"
-        "record_status=NONE\n"
+        "caller_id=0655555555\nepoch=1763800002\nuniqueid=1763800002.7\nanswered_by=PJSIP/agent1\nrecord_status=NONE\n"
     )
     first = import_fallback_calls(spool, engine, "0800123456")
     assert len(first) == 3
@@ -57,7 +56,10 @@ def test_import_once(tmp_path: Path, database_url: str) -> None:
         event = s.exec(select(CallEvent).where(CallEvent.call_id == calls[0].id)).one()
         assert event.data["recording"].endswith("1763800000-0612345678.wav")
     assert sorted(p.name for p in spool.iterdir()) == [
-        "1763800000-0612345678.txt.imported", "1763800000-0612345678.wav", "1763800001-anonymous.txt.imported",
-        "1763800002-0655555555.txt.imported", "in-progress.wav",
+        "1763800000-0612345678.txt.imported",
+        "1763800000-0612345678.wav",
+        "1763800001-anonymous.txt.imported",
+        "1763800002-0655555555.txt.imported",
+        "in-progress.wav",
     ]
     engine.dispose()

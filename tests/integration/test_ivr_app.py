@@ -49,8 +49,13 @@ async def setup(database_url: str) -> AsyncIterator[tuple[IvrApp, FakeAri, CallS
     menu = load_menu(DEFAULT_MENU_FILE, KB.ids())
     actions = {e.id: e.action for e in KB.entries}
     ari = FakeAri()
-    app = IvrApp(AriConfig("http://127.0.0.1:1/ari", "u", "p", "hotline"), ari, LabelMedia(), store,
-                 lambda: CallFlow(menu, actions))
+    app = IvrApp(
+        AriConfig("http://127.0.0.1:1/ari", "u", "p", "hotline"),
+        ari,
+        LabelMedia(),
+        store,
+        lambda: CallFlow(menu, actions),
+    )
     yield app, ari, store
     engine.dispose()
 
@@ -60,6 +65,7 @@ SETTLE_TIMEOUT_S = 10  # generous: database threads on a loaded CI machine
 
 async def settle(app: IvrApp) -> None:
     """Wait until every call has handled what it was fed, and ended calls are closed in the database."""
+
     async def quiet() -> None:
         while True:
             await asyncio.sleep(0)
@@ -165,9 +171,12 @@ async def test_dossier_follow_up_reads_status(setup: tuple[IvrApp, FakeAri, Call
         await app.handle(dtmf(CHANNEL, digit))
     await settle(app)
     media = ari.plays(CHANNEL)[-1]
-    assert media == ("prompt:dossier_status_intro", f"digits:{dossier}", "prompt:ticket_status.open",
-                     "prompt:anything_else") or media[:3] == ("prompt:dossier_status_intro", f"digits:{dossier}",
-                                                              "prompt:ticket_status.open")
+    assert media == (
+        "prompt:dossier_status_intro",
+        f"digits:{dossier}",
+        "prompt:ticket_status.open",
+        "prompt:anything_else",
+    ) or media[:3] == ("prompt:dossier_status_intro", f"digits:{dossier}", "prompt:ticket_status.open")
 
 
 async def test_socket_gap_resync(setup: tuple[IvrApp, FakeAri, CallStore]) -> None:

@@ -82,8 +82,11 @@ def test_url_in_spoken_answer_is_refused(tmp_path: Path) -> None:
 
 def test_too_long_spoken_answer(tmp_path: Path) -> None:
     long_answer = " ".join(["mot"] * 130)
-    _write(tmp_path, "sport.yaml", GOOD.replace("La piscine est ouverte tous les jours de neuf heures à vingt heures.",
-                                                long_answer))
+    _write(
+        tmp_path,
+        "sport.yaml",
+        GOOD.replace("La piscine est ouverte tous les jours de neuf heures à vingt heures.", long_answer),
+    )
     [error] = _errors(tmp_path)
     assert "130 words is longer than about 45 s" in error
 

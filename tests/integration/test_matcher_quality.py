@@ -42,9 +42,7 @@ def test_held_out_accuracy_and_false_accepts(matcher: Matcher, utterances: list[
     assert report.false_accept_rate <= FALSE_ACCEPT_TARGET, f"false accepts {report.false_accept_rate:.1%}"
 
 
-def test_calibration_keeps_false_accepts_under_target(
-    matcher: Matcher, utterances: list[evaluation.Utterance]
-) -> None:
+def test_calibration_keeps_false_accepts_under_target(matcher: Matcher, utterances: list[evaluation.Utterance]) -> None:
     half = [u for u in utterances if u.split == "calibration"]
     calibration, accuracy, false_accepts = calibrate.fit(matcher, half)
     assert false_accepts <= calibrate.TARGET_FALSE_ACCEPT
