@@ -130,8 +130,9 @@ def run(engines: Sequence[str], levels: Sequence[int], phrase: Path = PHRASE, ec
                 proc = start_hotline(settings_env(settings), Path(tmp), kb_path=SPEECH_KB, **extra)
                 try:
                     proc.wait_ari(connected=True, timeout=READY_TIMEOUT_S)
-                    # One call first, so every prompt and the recogniser are warm, as in service.
-                    measure(engine, 1, target, phrase, n * 10_000)
+                    # A first round as large as the largest level: every prompt is cached and every recogniser the
+                    # pool hands out has served a call, as in a service that has been up for a while.
+                    measure(engine, max(levels), target, phrase, n * 10_000)
                     for i, level in enumerate(levels):
                         rows.append(measure(engine, level, target, phrase, n * 10_000 + (i + 1) * 1000))
                         if echo:
