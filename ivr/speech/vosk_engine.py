@@ -25,7 +25,10 @@ WARMUP_CHUNK_SECONDS = 0.02  # warm up with the same 20 ms frames a call feeds
 WARMUP_AMPLITUDE = 0.05  # quiet noise with a voice-band tone: enough for the decoder to do real work
 WARMUP_TONE_HZ = 220.0
 WARMUP_SEED = 8000  # fixed: warm-up must be deterministic
-UNKNOWN_WORD = "[unk]"  # Vosk's grammar token for anything else
+UNKNOWN_WORD = "[unk]"
+# A recogniser's memory grows with the new speech it decodes (+100-200 MB a minute measured, Korean model on
+# French speech); after this much audio it is replaced by a fresh one, warmed in the background.
+RECYCLE_AFTER_AUDIO_S = 300.0  # Vosk's grammar token for anything else
 
 
 def _warmup_pcm(rate: int) -> bytes:
@@ -43,6 +46,7 @@ class PooledRecognizer:
         self.grammar = grammar
         self.warm = False
         self.uses = 0
+        self.audio_s = 0.0  # audio decoded since it was made
 
 
 class RecognizerPool:
@@ -54,7 +58,9 @@ class RecognizerPool:
         self._grammar = grammar
         self._idle: queue.SimpleQueue[PooledRecognizer] = queue.SimpleQueue()
         self.created = 0
-        self._growing = False
+        self.recycled = 0
+        self.recycle_after_s = RECYCLE_AFTER_AUDIO_S
+        self._growers = 0  # background warm-ups running
         self._growing_lock = threading.Lock()
         self._settled = threading.Event()
         self._settled.set()
@@ -99,11 +105,12 @@ class RecognizerPool:
         rec.uses += 1
         return rec
 
-    def _grow_in_background(self) -> None:
+    def _grow_in_background(self, force: bool = False) -> None:
+        """Warm one more recogniser in a thread (one at a time unless `force`: a replacement always goes)."""
         with self._growing_lock:
-            if self._growing:
+            if self._growers and not force:
                 return
-            self._growing = True
+            self._growers += 1
             self._settled.clear()
 
         def grow() -> None:
@@ -111,13 +118,19 @@ class RecognizerPool:
                 self._idle.put(self._new())
             finally:
                 with self._growing_lock:
-                    self._growing = False
-                    self._settled.set()
+                    self._growers -= 1
+                    if self._growers == 0:
+                        self._settled.set()
 
         threading.Thread(target=grow, name="vosk-pool-grow", daemon=True).start()
 
     def release(self, rec: PooledRecognizer) -> None:
-        """Reset the recogniser (drops any half utterance) and make it available again."""
+        """Reset the recogniser (drops any half utterance) and make it available again, or replace it once it
+        has decoded RECYCLE_AFTER_AUDIO_S of audio."""
+        if rec.audio_s >= self.recycle_after_s:
+            self.recycled += 1
+            self._grow_in_background(force=True)
+            return  # dropped: its memory goes with it
         rec.kaldi.Reset()
         self._idle.put(rec)
 
@@ -179,6 +192,7 @@ class VoskStream:
 
     def feed(self, pcm16: bytes) -> None:
         self._bytes += len(pcm16)
+        self.recognizer.audio_s += len(pcm16) / (BYTES_PER_SAMPLE * self.sample_rate)
         kaldi = self.recognizer.kaldi
         if kaldi.AcceptWaveform(pcm16):
             self._done.append(json.loads(kaldi.Result()))

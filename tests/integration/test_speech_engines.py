@@ -254,3 +254,20 @@ def test_vosk_pool_with_none_idle_warms_one_for_the_caller(ko_dir: Path) -> None
 def test_vosk_rejects_a_non_model_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="not a Vosk model folder"):
         VoskEngine(tmp_path)
+
+
+def test_a_recogniser_that_decoded_enough_audio_is_replaced(ko_dir: Path) -> None:
+    engine = VoskEngine(ko_dir, pool_size=2)
+    pool = engine.pool(None)
+    pool.recycle_after_s = 1.0  # instead of minutes of speech
+    stream = engine.open_stream()
+    old = stream.recognizer
+    pcm = _pcm("conf-full")
+    for start in range(0, len(pcm), CHUNK_BYTES):
+        stream.feed(pcm[start : start + CHUNK_BYTES])
+    stream.final()
+    assert old.audio_s > 1.0
+    stream.close()
+    assert pool.settle()
+    assert pool.recycled == 1 and pool.idle() == 2 and pool.created == 3
+    assert all(engine.open_stream().recognizer is not old for _ in range(2))

@@ -6,6 +6,7 @@ the two instants share the kernel's clock: no assumption about when sipp started
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ PACKET_S = 0.02
 def _level(payload: bytes) -> float:
     samples = ulaw_decode(payload).astype(np.float64)
     rms = float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
-    return 20 * np.log10(max(rms, 1e-6) / 32768.0)
+    return 20.0 * math.log10(max(rms, 1e-6) / 32768.0)
 
 
 def _audio_packets(pcap: Path, port: int, sent: bool) -> list[tuple[float, float]]:
