@@ -71,9 +71,15 @@ class Ivr:
             if self.speech is not None:
                 # Before connecting: while the app is away, the dialplan fallback takes the calls.
                 started = asyncio.get_running_loop().time()
-                await asyncio.to_thread(self.speech.load)
-                name = self.speech.recognizer.name if self.speech.recognizer else "?"
-                log.info("speech ready (%s) in %.1f s", name, asyncio.get_running_loop().time() - started)
+                try:
+                    await asyncio.to_thread(self.speech.load)
+                except Exception:
+                    # Calls are still taken, with keys: a missing model must not take the hotline down.
+                    log.exception("speech recognition unavailable; calls are keys-only")
+                    self.app.speech_factory = None
+                else:
+                    name = self.speech.recognizer.name if self.speech.recognizer else "?"
+                    log.info("speech ready (%s) in %.1f s", name, asyncio.get_running_loop().time() - started)
             await self.app.run()
         finally:
             warm.cancel()
@@ -102,7 +108,9 @@ def build_ivr(
     store = CallStore(engine, kb)
 
     def new_flow() -> CallFlow:
-        return CallFlow(menu, actions, crisis_message=settings.crisis_message, speech_enabled=settings.speech_enabled)
+        # Speech only when the recogniser is there: a keys-only call must not invite the caller to speak.
+        speaking = app.speech_factory is not None
+        return CallFlow(menu, actions, crisis_message=settings.crisis_message, speech_enabled=speaking)
 
     speech: SpeechParts | None = None
     speech_factory = None
