@@ -24,7 +24,7 @@ from tests.e2e.hotline_proc import HotlineProcess, start_hotline
 from tests.e2e.sip.audio import first_audible_after
 from tests.e2e.sip.caller import CallResult, place_call
 from tests.e2e.sip.pcap import Audio, Dtmf, Silence, Step
-from tests.e2e.test_calls import calls_of, events_of, rows_of
+from tests.e2e.test_calls import assert_nothing_left, events_of, rows_of, wait_call_closed
 
 pytestmark = pytest.mark.e2e
 
@@ -116,7 +116,7 @@ def test_a_spoken_question_gets_the_spoken_answer_with_whisper(
         "0611000001",
         hold_ms=40_000,
     )
-    [call] = calls_of(whisper_hotline, "0611000001")
+    [call] = wait_call_closed(whisper_hotline, "0611000001")
     events = events_of(whisper_hotline, call.id)
     steps = kinds(events)
     assert "barge_in" in steps, steps  # the caller's voice stopped the welcome
@@ -127,6 +127,7 @@ def test_a_spoken_question_gets_the_spoken_answer_with_whisper(
     assert data_of(events, "faq_answered") == [{"faq_id": expected, "action": "answer"}]
     assert call.outcome is CallOutcome.SELF_SERVED
     assert call.transcript and call.transcript.strip(), call
+    assert_nothing_left(asterisk)  # the caller, the snoop and externalMedia channels, the speech bridge: all gone
     # The answer was heard: audio came back within a few seconds of the end of the caller's speech.
     answer_at = first_audible_after(result.samples, speech_end_ms / 1000)
     assert answer_at is not None, result.describe()
@@ -141,7 +142,7 @@ def test_the_answer_is_confirmed_by_voice_with_whisper(
     # The question over the welcome; the answer (non-interruptible) and "did it help?" play; then "…exactement".
     speak(asterisk, [Silence(BARGE_IN_AT_MS), Audio(wav), Silence(16_000), Audio(yes_wav), Silence(2000)],
           "0611000005", hold_ms=45_000)  # fmt: skip
-    [call] = calls_of(whisper_hotline, "0611000005")
+    [call] = wait_call_closed(whisper_hotline, "0611000005")
     events = events_of(whisper_hotline, call.id)
     turns = data_of(events, "speech_turn")
     assert [t["expect"] for t in turns] == ["free", "yes_no"], turns
@@ -160,7 +161,7 @@ def test_words_nothing_answers_are_kept_and_reach_a_person_with_whisper(
         "0611000002",
         hold_ms=45_000,
     )
-    [call] = calls_of(whisper_hotline, "0611000002")
+    [call] = wait_call_closed(whisper_hotline, "0611000002")
     events = events_of(whisper_hotline, call.id)
     speech = data_of(events, "speech")
     assert len(speech) == 2 and all(s["faq_id"] is None for s in speech), (speech, result.describe())
@@ -175,7 +176,7 @@ def test_two_silences_on_a_speech_call_reach_a_person(
     asterisk: AsteriskSandbox, whisper_hotline: HotlineProcess
 ) -> None:
     speak(asterisk, [Silence(1000)], "0611000003", hold_ms=70_000)
-    [call] = calls_of(whisper_hotline, "0611000003")
+    [call] = wait_call_closed(whisper_hotline, "0611000003")
     events = events_of(whisper_hotline, call.id)
     assert [r["reason"] for r in data_of(events, "reprompt")] == ["no_input"]
     assert data_of(events, "to_human")[0]["reason"] == "retries_exhausted"
@@ -190,7 +191,7 @@ def test_french_speech_reaches_vosk_through_asterisk(asterisk: AsteriskSandbox, 
         "0611000004",
         hold_ms=45_000,
     )
-    [call] = calls_of(vosk_hotline, "0611000004")
+    [call] = wait_call_closed(vosk_hotline, "0611000004")
     events = events_of(vosk_hotline, call.id)
     turns = data_of(events, "speech_turn")
     assert turns and all(t["engine"] == "vosk" for t in turns), kinds(events)
