@@ -87,6 +87,7 @@ class CallSession:
         self.speech: SpeechTap | None = None
         self.transcript: list[str] = []  # what the caller said, turn by turn
         self._turn_ended_at: float | None = None  # monotonic time the last turn ended, until its answer is sent
+        self._time_answer = False  # the play being sent answers the caller's last turn
 
     # --- identifiers: ARI playback ids are unique per Asterisk, the flow's only per call
     def ari_playback_id(self, flow_id: str) -> str:
@@ -165,7 +166,10 @@ class CallSession:
             while True:
                 event = await self._queue.get()
                 try:
+                    answering_turn = isinstance(event, ev.SpeechRecognized)
                     for command in self.flow.handle(event):
+                        if answering_turn and isinstance(command, cmd.Play):
+                            self._time_answer = True
                         try:
                             await self._execute(command)
                         except Exception:
@@ -268,13 +272,15 @@ class CallSession:
         self.current_playback = playback_id
         try:
             await self.control.play(self.channel_id, playback_id, uris)
-            if self._turn_ended_at is not None and self.call_id is not None:
+            if self._time_answer and self._turn_ended_at is not None and self.call_id is not None:
                 # From the end of the caller's turn to Asterisk accepting the answer's playback.
                 sent_ms = (time.monotonic() - self._turn_ended_at) * 1000
                 self.timeline.record(self.call_id, "speech_answer_sent", {"ms": round(sent_ms, 1)})
                 self._turn_ended_at = None
+            self._time_answer = False
         except Exception:
             # The flow waits for this playback's end: a failed request ends it at once.
+            self._time_answer = False
             self.current_playback = None
             self.feed(ev.PlaybackFinished(command.playback_id))
             raise
