@@ -179,7 +179,7 @@ def test_words_nothing_answers_are_kept_and_reach_a_person_with_whisper(
 def test_two_silences_on_a_speech_call_reach_a_person(
     asterisk: AsteriskSandbox, whisper_hotline: HotlineProcess
 ) -> None:
-    speak(asterisk, [Silence(1000)], "0611000003", hold_ms=70_000)
+    speak(asterisk, [Silence(1000)], "0611000003", hold_ms=110_000)  # the welcome and menu take 32 s, a reprompt 29 s
     [call] = wait_call_closed(whisper_hotline, "0611000003")
     events = events_of(whisper_hotline, call.id)
     assert [r["reason"] for r in data_of(events, "reprompt")] == ["no_input"]
