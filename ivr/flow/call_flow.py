@@ -438,20 +438,19 @@ class CallFlow:
         self._go_target(target)
 
     def _dtmf_confirm(self, digit: str) -> None:
-        if digit not in (KEY_YES, KEY_NO):
-            self._fail(Failure.INVALID)
-            return
-        self._stop_playback()
-        self._cancel_timer()
-        self._answer_helped(digit == KEY_YES)
+        self._yes_no_key(digit, self._answer_helped)
 
     def _dtmf_confirm_topic(self, digit: str) -> None:
+        self._yes_no_key(digit, self._topic_confirmed)
+
+    def _yes_no_key(self, digit: str, answer: Callable[[bool], None]) -> None:
+        """1 for yes, 2 for no; any other key is invalid."""
         if digit not in (KEY_YES, KEY_NO):
             self._fail(Failure.INVALID)
             return
         self._stop_playback()
         self._cancel_timer()
-        self._topic_confirmed(digit == KEY_YES)
+        answer(digit == KEY_YES)
 
     def _answer_helped(self, helped: bool) -> None:
         self._record("confirm", faq_id=self._faq_id, helped=int(helped))
