@@ -164,7 +164,7 @@ class CallListener:
                 self._preroll.append(pcm)
             return
         if event.kind is TurnEventKind.SPEECH_STARTED:
-            self._open_stream()
+            self._ensure_stream()  # held since the call started; final() left it ready for this turn
             for old in self._preroll:
                 self._feed(old)
             self._preroll.clear()
@@ -174,12 +174,6 @@ class CallListener:
             self._feed(pcm)
             silence_ms = event.at_ms - (event.speech_end_ms or event.at_ms)
             self._finish_turn(silence_ms)
-
-    def _open_stream(self) -> None:
-        if self._stream is not None and self._stream_expect is self.expect:
-            self._stream.reset()
-            return
-        self._ensure_stream()
 
     def _ensure_stream(self) -> None:
         """A stream for what is expected now (the one held is handed back if it was for something else)."""

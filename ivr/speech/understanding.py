@@ -6,10 +6,12 @@ Pure and fast (the matcher is a few milliseconds); the listener calls it in its 
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from ivr.flow.events import SpeechRecognized
 from kb.matcher import Matcher
+from kb.normalize import strip_accents
+
+_NOT_WORD = re.compile(r"[\W_]+")
 
 # Below the threshold by at most this much, the best entry is offered back: "vous voulez parler de …?".
 SUGGESTION_BAND = 0.10
@@ -29,11 +31,9 @@ _HUMAN = (
 )
 
 
-def _plain(text: str) -> str:
+def plain_words(text: str) -> str:
     """Lower case, no accents, apostrophes and punctuation as spaces: 'C'est ça !' -> 'c est ca'."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", bare).split())
+    return " ".join(_NOT_WORD.sub(" ", strip_accents(text.lower())).split())
 
 
 def _says(plain: str, phrases: tuple[str, ...]) -> bool:
@@ -43,7 +43,10 @@ def _says(plain: str, phrases: tuple[str, ...]) -> bool:
 
 def yes_or_no(text: str) -> bool | None:
     """True for a yes, False for a no, None when it is neither or both ("oui… enfin non")."""
-    plain = _plain(text)
+    return _yes_or_no(plain_words(text))
+
+
+def _yes_or_no(plain: str) -> bool | None:
     yes, no = _says(plain, _YES), _says(plain, _NO)
     if yes == no:
         return None
@@ -51,13 +54,13 @@ def yes_or_no(text: str) -> bool | None:
 
 
 def wants_human(text: str) -> bool:
-    return _says(_plain(text), _HUMAN)
+    return _says(plain_words(text), _HUMAN)
 
 
 def understand(text: str, matcher: Matcher | None) -> SpeechRecognized:
     """The flow's event for one turn. Without a matcher (yes/no turns) only the closed answers are read."""
-    yes_no = yes_or_no(text)
-    human = wants_human(text)
+    plain = plain_words(text)
+    yes_no, human = _yes_or_no(plain), _says(plain, _HUMAN)
     if matcher is None or not text.strip():
         return SpeechRecognized(text, None, 0.0, (), yes_no=yes_no, wants_human=human)
     result = matcher.match(text)

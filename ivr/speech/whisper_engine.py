@@ -7,9 +7,7 @@ always "". Endpointing happens before (the caller decides when the utterance end
 from __future__ import annotations
 
 import math
-import re
 import threading
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import numpy as np
 
 from ivr.speech.audio import BYTES_PER_SAMPLE, from_pcm16, resample
 from ivr.speech.recognizer import TELEPHONE_RATE_HZ, Result
+from ivr.speech.understanding import plain_words
 
 WHISPER_RATE_HZ = 16000  # Whisper's feature extractor works at 16 kHz only
 WHISPER_LANGUAGE = "fr"  # French callers; detection on 1-2 s of telephone audio is unreliable
@@ -25,20 +24,13 @@ WHISPER_BEAM_SIZE = 5  # measured on 22 fr prompts at 8 kHz: WER 11.4% at beam 5
 WHISPER_COMPUTE_TYPE = "int8"  # CPU: int8 halves the time of float32 at no measurable WER cost
 WHISPER_CPU_THREADS = 0  # 0: CTranslate2 picks (all cores); one decode at a time uses them all
 WHISPER_MIN_SECONDS = 0.1  # below this there is nothing to decode; avoids hallucinated text on a click
-_WORD_RE = re.compile(r"[^\w']+")
-
-
-def _normalise(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
-    return " ".join(_WORD_RE.sub(" ", plain).split())
 
 
 def snap_to_grammar(text: str, grammar: Sequence[str]) -> str:
     """The first grammar phrase said as whole words in `text` (accents and case ignored), else "[unk]"."""
-    said = f" {_normalise(text)} "
+    said = f" {plain_words(text)} "
     for phrase in grammar:
-        if phrase != "[unk]" and f" {_normalise(phrase)} " in said:
+        if phrase != "[unk]" and f" {plain_words(phrase)} " in said:
             return phrase
     return "[unk]" if "[unk]" in grammar else ""
 
