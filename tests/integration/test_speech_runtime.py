@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ from ivr.speech.listener import CallListener, TurnTimings
 from ivr.speech.recognizer import Result
 from kb.matcher import Matcher, build_matcher
 from tests.e2e.sip.audio import tone, ulaw_encode
-from tests.integration.fake_ari import FakeSpeechAri, stasis_end
+from tests.integration.fake_ari import FakeSpeechAri, dtmf, stasis_end
 from tests.integration.test_ivr_app import CHANNEL, KB, LabelMedia, settle
 
 WAIT_S = 10.0
@@ -48,6 +49,7 @@ class ScriptedStream:
         return ""
 
     def final(self) -> Result:
+        self.recognizer.release.wait(WAIT_S)  # a test may hold the recogniser to prove nothing waits for it
         seconds, self.fed = self.fed / 16000, 0
         return Result(self.recognizer.texts.pop(0), 0.9, seconds)
 
@@ -66,6 +68,8 @@ class ScriptedRecognizer:
         self.texts = texts
         self.grammars: list[Sequence[str] | None] = []
         self.closed = 0
+        self.release = threading.Event()
+        self.release.set()
 
     def open_stream(self, grammar: Sequence[str] | None = None) -> ScriptedStream:
         self.grammars.append(grammar)
@@ -228,3 +232,17 @@ async def test_a_refused_external_media_request_leaves_a_keys_only_call(rig: Rig
 def test_the_listener_reports_timings_to_the_session() -> None:
     assert {"backlog_ms", "recognize_ms", "match_ms", "ended_at"} <= set(TurnTimings.__dataclass_fields__)
     assert ev.SpeechStarted() == ev.SpeechStarted()
+
+
+async def test_a_slow_recogniser_never_holds_up_call_control(rig: Rig) -> None:
+    """Recognition runs in the call's worker thread: while it is busy, keys are still answered at once."""
+    rig.recognizer.release.clear()  # final() blocks until released
+    address = await start_call_with_tap(rig)
+    send_speech(address, speech_ms=800, silence_ms=900)
+    await until(lambda: any(r[0] == "stop" for r in rig.ari.requests), "barge-in")
+    await rig.app.handle(dtmf(CHANNEL, "0"))  # the caller asks for a person while the recogniser is stuck
+    await until(lambda: any("prompt:human_stub" in p for p in rig.ari.plays(CHANNEL)), "the person path")
+    assert not rig.recognizer.release.is_set()  # answered while recognition was still running
+    rig.recognizer.release.set()
+    await rig.app.handle(stasis_end(CHANNEL))
+    await settle(rig.app)
