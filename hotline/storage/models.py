@@ -321,3 +321,15 @@ class AuditLog(SQLModel, table=True):
     target: str = Field(default="", max_length=TARGET_LENGTH)
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     at: datetime = Field(default_factory=utc_now, index=True)
+
+
+class CrisisState(SQLModel, table=True):
+    """Whether crisis mode is on, and its pre-announcement: one row (id 1), changed by supervisors."""
+
+    __tablename__ = "crisis_state"
+
+    id: int | None = Field(default=None, primary_key=True)
+    active: bool = False
+    message: str | None = Field(default=None, sa_type=Text)
+    changed_at: datetime = Field(default_factory=utc_now)
+    changed_by: str = Field(default="", max_length=LOGIN_LENGTH)

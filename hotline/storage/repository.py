@@ -9,15 +9,15 @@ and for replaying events with their own timestamps.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
-from hotline.domain import dossier
-from hotline.domain.enums import DONE_TICKET_STATUSES, AgentState, TicketStatus
+from hotline.domain import dossier, tickets
+from hotline.domain.enums import AgentState, TicketStatus
 from hotline.storage.models import (
     Agent,
     AgentStateChange,
@@ -37,6 +37,7 @@ from hotline.storage.models import (
 # Random 7-digit bodies: even with a million tickets a draw collides about 11% of the time, so 20 draws
 # all colliding (about 1e-19) means something else is wrong.
 MAX_DOSSIER_ATTEMPTS = 20
+CRISIS_ROW_ID = 1  # crisis_state holds one row
 
 
 class DossierNumbersExhaustedError(RuntimeError):
@@ -47,6 +48,24 @@ def _require_id(row_id: int | None, what: str) -> int:
     if row_id is None:
         raise ValueError(f"{what} has no id yet: add it to the session and flush first")
     return row_id
+
+
+H = TypeVar("H", bound=SQLModel)
+
+
+def change_with_history(
+    session: Session, row: SQLModel, attribute: str, new: object, history: Callable[[], H]
+) -> H | None:
+    """Set `row.<attribute>` to `new` and add the history row `history()` builds, in the caller's unit of work;
+    None (and no history row) when the row is already there. Tickets, agents, queue entries, callbacks and
+    alert recipients all keep their state changes this way."""
+    if getattr(row, attribute) == new:
+        return None
+    entry = history()
+    setattr(row, attribute, new)
+    session.add_all([row, entry])
+    session.flush()
+    return entry
 
 
 # --------------------------------------------------------------------------------------------- calls
@@ -138,26 +157,30 @@ def change_ticket_status(
     reason: str | None = None,
     at: datetime | None = None,
 ) -> TicketStatusChange | None:
-    """Move `ticket` to `new_status` and record the change; None (and no history row) if already there."""
-    if ticket.status == new_status:
-        return None
+    """Move `ticket` to `new_status` and record the change; None (and no history row) if already there.
+
+    No workflow check here: the ticket service checks the move against hotline.domain.tickets first."""
+    old = ticket.status
     now = at or utc_now()
-    change = TicketStatusChange(
-        ticket_id=_require_id(ticket.id, "ticket"),
-        from_status=ticket.status,
-        to_status=new_status,
-        at=now,
-        by_agent_id=by_agent_id,
-        reason=reason,
+    change = change_with_history(
+        session,
+        ticket,
+        "status",
+        new_status,
+        lambda: TicketStatusChange(
+            ticket_id=_require_id(ticket.id, "ticket"),
+            from_status=old,
+            to_status=new_status,
+            at=now,
+            by_agent_id=by_agent_id,
+            reason=reason,
+        ),
     )
-    ticket.status = new_status
-    ticket.updated_at = now
-    if new_status in DONE_TICKET_STATUSES:
-        ticket.resolved_at = ticket.resolved_at or now  # closing a resolved ticket keeps its resolution time
-    else:
-        ticket.resolved_at = None  # reopened
-    session.add_all([ticket, change])
-    session.flush()
+    if change is not None:
+        ticket.updated_at = now
+        ticket.resolved_at = tickets.resolved_at_after(new_status, ticket.resolved_at, now)
+        session.add(ticket)
+        session.flush()
     return change
 
 
@@ -211,20 +234,21 @@ def set_agent_state(
     at: datetime | None = None,
 ) -> AgentStateChange | None:
     """Move `agent` to `new_state` and record the change; None (and no history row) if already there."""
-    if agent.state == new_state:
-        return None
+    old = agent.state
     now = at or utc_now()
-    change = AgentStateChange(
-        agent_id=_require_id(agent.id, "agent"),
-        from_state=agent.state,
-        to_state=new_state,
-        at=now,
-        reason=reason,
+    change = change_with_history(
+        session,
+        agent,
+        "state",
+        new_state,
+        lambda: AgentStateChange(
+            agent_id=_require_id(agent.id, "agent"), from_state=old, to_state=new_state, at=now, reason=reason
+        ),
     )
-    agent.state = new_state
-    agent.state_changed_at = now
-    session.add_all([agent, change])
-    session.flush()
+    if change is not None:
+        agent.state_changed_at = now
+        session.add(agent)
+        session.flush()
     return change
 
 

@@ -42,6 +42,7 @@ from ivr.flow.commands import (
     RecordEvent,
     RecordValue,
     Say,
+    SetAnswered,
     SetOutcome,
     StartTimer,
     StopPlayback,
@@ -238,6 +239,11 @@ class CallFlow:
     @property
     def state(self) -> CallState:
         return self._state
+
+    @property
+    def crisis_mode(self) -> bool:
+        """The call was taken while crisis mode was on (its pre-announcement is played)."""
+        return self._crisis_message is not None
 
     @property
     def outcome(self) -> CallOutcome | None:
@@ -606,6 +612,7 @@ class CallFlow:
             case Action.ANSWER | Action.REPORT | Action.CALLBACK:
                 self._enter(CallState.FAQ_ANSWER)
                 self._record("faq_answered", faq_id=faq_id, action=action.value)
+                self._out.append(SetAnswered(faq_id))
                 self._play(self._answer_media(), interruptible=False)
             case Action.TRANSFER:
                 self._to_human(HandoffReason.TRANSFER)

@@ -148,6 +148,13 @@ class KeepUnmatched:
 
 
 @dataclass(frozen=True, slots=True)
+class SetAnswered:
+    """The knowledge-base entry whose answer the caller was given (kept on the call and its ticket)."""
+
+    faq_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Hangup:
     """Hang up the caller's channel."""
 
@@ -161,6 +168,7 @@ Command = (
     | CreateTicket
     | RecordEvent
     | SetOutcome
+    | SetAnswered
     | Listen
     | KeepUnmatched
     | Hangup

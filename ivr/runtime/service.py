@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy.engine import Engine
 
+from hotline.bus import EventBus
+from hotline.services.crisis import CRISIS_REFRESH_S, Crisis, CrisisService
 from hotline.settings import Settings
 from ivr.ari.client import AriClient, AriConfig
 from ivr.flow import events as ev
@@ -62,11 +64,13 @@ class Ivr:
     app: IvrApp
     client: AriClient
     resolver: PromptResolver
+    crisis: CrisisService
     speech: SpeechParts | None = field(default=None)
 
     async def run(self) -> None:
         """Warm the prompts in the background, load speech, then keep the ARI app connected until cancelled."""
         warm = asyncio.create_task(self._warm())
+        crisis = asyncio.create_task(self._follow_crisis())
         try:
             if self.speech is not None:
                 # Before connecting: while the app is away, the dialplan fallback takes the calls.
@@ -83,7 +87,17 @@ class Ivr:
             await self.app.run()
         finally:
             warm.cancel()
+            crisis.cancel()
             await self.client.aclose()
+
+    async def _follow_crisis(self) -> None:
+        """Keep the crisis state that new calls read fresh (a supervisor may switch it from another process)."""
+        while True:
+            try:
+                await asyncio.to_thread(self.crisis.refresh)
+            except Exception:
+                log.exception("crisis state: refresh failed; new calls keep the last known state")
+            await asyncio.sleep(CRISIS_REFRESH_S)
 
     async def _warm(self) -> None:
         report = await self.resolver.awarm_all()
@@ -91,9 +105,15 @@ class Ivr:
 
 
 def build_ivr(
-    settings: Settings, engine: Engine, kb: KnowledgeBase, matcher_factory: Callable[[], Matcher] | None = None
+    settings: Settings,
+    engine: Engine,
+    kb: KnowledgeBase,
+    matcher_factory: Callable[[], Matcher] | None = None,
+    bus: EventBus | None = None,
+    crisis: CrisisService | None = None,
 ) -> Ivr:
-    """`matcher_factory` gives the matcher of speech turns (the web app shares its own); None builds one."""
+    """`matcher_factory` gives the matcher of speech turns (the web app shares its own); None builds one.
+    `bus` carries the calls' and tickets' events; `crisis` is read for each new call."""
     config = AriConfig(settings.ari_url, settings.ari_user, settings.ari_password.get_secret_value(), settings.ari_app)
     client = AriClient(config)
     tts = EspeakEngine()
@@ -105,12 +125,15 @@ def build_ivr(
     resolver = PromptResolver(PROMPT_TEXTS, cache, kb_answers_from(kb, settings.kb_path), catalog)
     menu = load_menu(DEFAULT_MENU_FILE, kb.ids())
     actions = {e.id: e.action for e in kb.entries}
-    store = CallStore(engine, kb)
+    store = CallStore(engine, kb, bus)
+    if crisis is None:
+        crisis = CrisisService(engine, bus, Crisis(bool(settings.crisis_message), settings.crisis_message))
 
     def new_flow() -> CallFlow:
         # Speech only when the recogniser is there: a keys-only call must not invite the caller to speak.
         speaking = app.speech_factory is not None
-        return CallFlow(menu, actions, crisis_message=settings.crisis_message, speech_enabled=speaking)
+        announcement = crisis.current().announcement  # in memory: kept fresh by Ivr._follow_crisis
+        return CallFlow(menu, actions, crisis_message=announcement, speech_enabled=speaking)
 
     speech: SpeechParts | None = None
     speech_factory = None
@@ -136,4 +159,4 @@ def build_ivr(
             log.info("imported %d fallback call(s)", len(dossiers))
 
     app.on_connected_hooks.append(import_fallback)
-    return Ivr(app, client, resolver, speech)
+    return Ivr(app, client, resolver, crisis, speech)

@@ -1,16 +1,22 @@
 """One call in progress: feeds the pure call flow its events, one at a time, and carries out its commands.
 
-The flow never awaits anything; this is where the awaiting happens (ARI requests, database work in worker
-threads, timers on the event loop). Results of requested work come back to the flow as events.
+The flow never awaits anything; this is where the awaiting happens, and none of it holds up the call's events:
+- ARI requests (play, stop, hang up) go down one ordered lane, a task of their own;
+- database work (look up a ticket, open one, keep an utterance) runs as a task in a worker thread, and its
+  result comes back to the flow as an event. The flow's operation timer starts when the command is issued, so
+  a database that hangs costs the caller the timeout and an apology, never silence; a 0 or a hangup meanwhile
+  is handled at once;
+- timers and bookkeeping are immediate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Protocol, assert_never
 
 from hotline.domain.enums import CallOutcome
 from ivr.flow import commands as cmd
@@ -43,7 +49,13 @@ class MediaResolver(Protocol):
 
 
 class Flow(Protocol):
+    @property
+    def crisis_mode(self) -> bool: ...  # the call was taken with crisis mode on (recorded on its row)
+
     def handle(self, event: ev.Event) -> list[cmd.Command]: ...
+
+
+AriCommand = cmd.Play | cmd.StopPlayback | cmd.Hangup
 
 
 # Makes a call's speech tap: (caller channel id, deliver a flow event, report a turn's timings) -> tap.
@@ -87,7 +99,10 @@ class CallSession:
         self.speech: SpeechTap | None = None
         self.transcript: list[str] = []  # what the caller said, turn by turn
         self._turn_ended_at: float | None = None  # monotonic time the last turn ended, until its answer is sent
-        self._time_answer = False  # the play being sent answers the caller's last turn
+        self._ari_lane: asyncio.Queue[tuple[AriCommand, bool]] = asyncio.Queue()  # (command, answers a turn)
+        self._ari_task: asyncio.Task[None] | None = None
+        self._operations: set[asyncio.Task[None]] = set()  # database work in flight
+        self._lookups: set[asyncio.Task[None]] = set()  # the part of it that a hangup makes pointless
 
     # --- identifiers: ARI playback ids are unique per Asterisk, the flow's only per call
     def ari_playback_id(self, flow_id: str) -> str:
@@ -103,7 +118,7 @@ class CallSession:
         arrive meanwhile wait in the queue, behind CallStarted."""
         self.feed(ev.CallStarted(caller=self.caller or "", called=self.called))
         await self.control.answer(self.channel_id)
-        row = asyncio.to_thread(self.store.start_call, self.channel_id, self.caller, self.called)
+        row = asyncio.to_thread(self.store.start_call, self.channel_id, self.caller, self.called, self.flow.crisis_mode)
         call_id, speech_ok = await asyncio.gather(row, self._open_speech(), return_exceptions=True)
         if isinstance(call_id, BaseException):
             if self.speech is not None:
@@ -112,6 +127,7 @@ class CallSession:
         self.call_id = call_id
         if speech_ok is not True:
             self.timeline.record(call_id, "speech_unavailable", {})
+        self._ari_task = asyncio.create_task(self._run_ari_lane(), name=f"ari-{self.channel_id}")
         self._worker = asyncio.create_task(self._run(), name=f"call-{self.channel_id}")
 
     async def _open_speech(self) -> bool:
@@ -168,12 +184,10 @@ class CallSession:
                 try:
                     answering_turn = isinstance(event, ev.SpeechRecognized)
                     for command in self.flow.handle(event):
-                        if answering_turn and isinstance(command, cmd.Play):
-                            self._time_answer = True
                         try:
-                            await self._execute(command)
+                            self._execute(command, answering_turn)
                         except Exception:
-                            # One failed request (e.g. the caller hung up during a play) must not kill the call.
+                            # One failed command must not kill the call.
                             log.exception("call %s: %s failed", self.channel_id, type(command).__name__)
                 finally:
                     self._queue.task_done()
@@ -181,6 +195,7 @@ class CallSession:
                     break
         finally:
             self._cancel_timers()
+            await self._close_ari_lane()
             if self.speech is not None:
                 await self.speech.close()
             await self._finish()
@@ -192,6 +207,7 @@ class CallSession:
             return
         outcome = self.outcome or CallOutcome.ABANDONED
         try:
+            await self._settle_operations()  # a ticket being opened lands before the call is closed, never twice
             await self.timeline.flush()  # the call's steps are in before it is closed
             for attempt in range(FINISH_ATTEMPTS):
                 try:
@@ -205,8 +221,15 @@ class CallSession:
             self.finished.set()
 
     async def idle(self) -> None:
-        """Wait until every event fed so far (and the results they asked for) has been handled."""
-        await self._queue.join()
+        """Wait until every event fed so far, the requests and work they asked for, and the events those
+        brought back, have all been handled."""
+        while True:
+            await self._queue.join()
+            await self._ari_lane.join()
+            if self._operations:
+                await asyncio.gather(*self._operations, return_exceptions=True)
+            elif self._queue.empty():
+                return
 
     def playback_finished(self, ari_playback_id: str) -> None:
         if ari_playback_id == self.current_playback:
@@ -222,45 +245,108 @@ class CallSession:
             self.feed(ev.CallerHungUp())
 
     # --- commands
-    async def _execute(self, command: cmd.Command) -> None:
-        if isinstance(command, cmd.Play):
-            await self._play(command)
-        elif isinstance(command, cmd.StopPlayback):
-            await self.control.stop_playback(self.ari_playback_id(command.playback_id))
-        elif isinstance(command, cmd.StartTimer):
-            self._start_timer(command.name, command.seconds)
-        elif isinstance(command, cmd.CancelTimer):
-            handle = self._timers.pop(command.name, None)
-            if handle:
-                handle.cancel()
-        elif isinstance(command, cmd.LookupTicket):
-            info = await asyncio.to_thread(self.store.lookup_ticket, command.dossier)
-            self.feed(ev.TicketLookedUp(command.dossier, info.found, info.status, info.subject))
-        elif isinstance(command, cmd.CreateTicket):
-            dossier = await asyncio.to_thread(
-                self.store.create_ticket, self._call_id(), command.reason, command.faq_id, command.needs_callback
-            )
-            self.feed(ev.TicketCreated(dossier))
-        elif isinstance(command, cmd.RecordEvent):
-            if command.kind == "faq_answered" and isinstance(command.data.get("faq_id"), str):
-                self.faq_id = str(command.data["faq_id"])
-            self.timeline.record(self._call_id(), command.kind, dict(command.data))
-        elif isinstance(command, cmd.SetOutcome):
-            self.outcome = command.outcome
-        elif isinstance(command, cmd.Listen):
-            if self.speech is not None:
-                self.speech.listener.listen_for(command.expect)
-        elif isinstance(command, cmd.KeepUnmatched):
-            await asyncio.to_thread(
-                self.store.keep_unmatched, self._call_id(), command.text, command.best_faq_id, command.score
-            )
-        elif isinstance(command, cmd.Hangup):
-            if not self.hung_up:
-                await self.control.hangup(self.channel_id)
-        else:
-            raise TypeError(f"unknown command {command!r}")
+    def _execute(self, command: cmd.Command, answering_turn: bool = False) -> None:
+        """Carry out one command without waiting on anything: I/O goes to the ARI lane or to a task."""
+        match command:
+            case cmd.Play() | cmd.StopPlayback() | cmd.Hangup():
+                self._ari_lane.put_nowait((command, answering_turn and isinstance(command, cmd.Play)))
+            case cmd.StartTimer(name=name, seconds=seconds):
+                self._start_timer(name, seconds)
+            case cmd.CancelTimer(name=name):
+                handle = self._timers.pop(name, None)
+                if handle:
+                    handle.cancel()
+            case cmd.LookupTicket(dossier=dossier):
+                self._operate(self._lookup_ticket(dossier), command)
+            case cmd.CreateTicket():
+                self._operate(self._create_ticket(command), command)
+            case cmd.KeepUnmatched():
+                call_id = self._call_id()
+                work = asyncio.to_thread(
+                    self.store.keep_unmatched, call_id, command.text, command.best_faq_id, command.score
+                )
+                self._operate(work, command)
+            case cmd.SetAnswered(faq_id=faq_id):
+                self.faq_id = faq_id
+            case cmd.RecordEvent(kind=kind, data=data):
+                self.timeline.record(self._call_id(), kind, dict(data))
+            case cmd.SetOutcome(outcome=outcome):
+                self.outcome = outcome
+            case cmd.Listen(expect=expect):
+                if self.speech is not None:
+                    self.speech.listener.listen_for(expect)
+            case _:
+                assert_never(command)
 
-    async def _play(self, command: cmd.Play) -> None:
+    def _operate(self, work: Coroutine[Any, Any, None], command: cmd.Command) -> None:
+        """Run database work as a task; its result comes back as an event, its failure is logged (the flow's
+        operation timer, already running, tells the caller)."""
+
+        async def run() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("call %s: %s failed", self.channel_id, type(command).__name__)
+
+        task = asyncio.create_task(run(), name=f"{type(command).__name__}-{self.channel_id}")
+        self._operations.add(task)
+        task.add_done_callback(self._operations.discard)
+        if isinstance(command, cmd.LookupTicket):
+            self._lookups.add(task)
+            task.add_done_callback(self._lookups.discard)
+
+    async def _lookup_ticket(self, dossier: str) -> None:
+        info = await asyncio.to_thread(self.store.lookup_ticket, dossier)
+        self.feed(ev.TicketLookedUp(dossier, info.found, info.status, info.subject))
+
+    async def _create_ticket(self, command: cmd.CreateTicket) -> None:
+        call_id = self._call_id()
+        dossier = await asyncio.to_thread(
+            self.store.create_ticket, call_id, command.reason, command.faq_id, command.needs_callback
+        )
+        self.feed(ev.TicketCreated(dossier))
+
+    async def _settle_operations(self) -> None:
+        """At the call's end: lookups no longer matter; tickets and kept utterances must land."""
+        for task in list(self._lookups):
+            task.cancel()
+        if self._operations:
+            await asyncio.gather(*self._operations, return_exceptions=True)
+
+    async def _run_ari_lane(self) -> None:
+        """The call's ARI requests, in the order the flow gave them; a failed one never stops the next."""
+        while True:
+            command, answers_turn = await self._ari_lane.get()
+            try:
+                if not self.hung_up:  # the channel is gone: Asterisk dropped its playbacks with it
+                    await self._request(command, answers_turn)
+            except Exception:
+                log.exception("call %s: %s failed", self.channel_id, type(command).__name__)
+            finally:
+                self._ari_lane.task_done()
+
+    async def _close_ari_lane(self) -> None:
+        if self._ari_task is None:
+            return
+        await self._ari_lane.join()
+        self._ari_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._ari_task
+
+    async def _request(self, command: AriCommand, answers_turn: bool) -> None:
+        match command:
+            case cmd.Play():
+                await self._play(command, answers_turn)
+            case cmd.StopPlayback(playback_id=playback_id):
+                await self.control.stop_playback(self.ari_playback_id(playback_id))
+            case cmd.Hangup():
+                await self.control.hangup(self.channel_id)
+            case _:
+                assert_never(command)
+
+    async def _play(self, command: cmd.Play, answers_turn: bool) -> None:
         uris: list[str] = []
         try:
             for item in command.media:
@@ -272,18 +358,16 @@ class CallSession:
         self.current_playback = playback_id
         try:
             await self.control.play(self.channel_id, playback_id, uris)
-            if self._time_answer and self._turn_ended_at is not None and self.call_id is not None:
-                # From the end of the caller's turn to Asterisk accepting the answer's playback.
-                sent_ms = (time.monotonic() - self._turn_ended_at) * 1000
-                self.timeline.record(self.call_id, "speech_answer_sent", {"ms": round(sent_ms, 1)})
-                self._turn_ended_at = None
-            self._time_answer = False
         except Exception:
             # The flow waits for this playback's end: a failed request ends it at once.
-            self._time_answer = False
             self.current_playback = None
             self.feed(ev.PlaybackFinished(command.playback_id))
             raise
+        if answers_turn and self._turn_ended_at is not None and self.call_id is not None:
+            # From the end of the caller's turn to Asterisk accepting the answer's playback.
+            sent_ms = (time.monotonic() - self._turn_ended_at) * 1000
+            self.timeline.record(self.call_id, "speech_answer_sent", {"ms": round(sent_ms, 1)})
+            self._turn_ended_at = None
 
     def _start_timer(self, name: str, seconds: float) -> None:
         old = self._timers.pop(name, None)

@@ -72,6 +72,7 @@ EXPECTED_TABLES = {
     "call",
     "call_event",
     "callback",
+    "crisis_state",
     "queue_entry",
     "ticket",
     "ticket_note",

@@ -34,6 +34,7 @@ from ivr.flow.commands import (
     Prompt,
     RecordEvent,
     Say,
+    SetAnswered,
     SetOutcome,
     StartTimer,
     StopPlayback,
@@ -305,6 +306,7 @@ def test_faq_answer_then_helped_then_goodbye() -> None:
         CancelTimer("no_input-1"),
         RecordEvent("menu_choice", {"digit": "1", "target": "mairie.horaires"}),
         RecordEvent("faq_answered", {"faq_id": "mairie.horaires", "action": "answer"}),
+        SetAnswered("mairie.horaires"),
         Play("faq_answer-3", (FaqAnswer("mairie.horaires"),), interruptible=False),
     ]
     assert call.finish() == [Play("confirm-4", (Prompt("confirm"),), interruptible=True)]
@@ -620,6 +622,7 @@ def test_a_menu_choice_typed_during_the_greeting_is_taken() -> None:
         StopPlayback("greeting-1"),
         RecordEvent("menu_choice", {"digit": "2", "target": "etat-civil.carte-identite"}),
         RecordEvent("faq_answered", {"faq_id": "etat-civil.carte-identite", "action": "answer"}),
+        SetAnswered("etat-civil.carte-identite"),
         Play("faq_answer-2", (FaqAnswer("etat-civil.carte-identite"),), interruptible=False),
     ]
 
@@ -1043,6 +1046,7 @@ def test_speech_matching_an_answer_entry() -> None:
         ),
         StopPlayback("menu-2"),
         RecordEvent("faq_answered", {"faq_id": "mairie.horaires", "action": "answer"}),
+        SetAnswered("mairie.horaires"),
         Play("faq_answer-3", (FaqAnswer("mairie.horaires"),), interruptible=False),
     ]
 

@@ -1,0 +1,173 @@
+"""The ticket service: every change of a ticket (by the IVR, the console, Open311, the queue) goes through here.
+
+Each change is checked against the workflow (hotline.domain.tickets), written with its history row, and
+announced on the bus after the commit. The `*_in` methods work inside a caller's unit of work (the IVR closes a
+call and settles its ticket in one transaction); the others open their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from hotline import bus as events
+from hotline.bus import EventBus
+from hotline.domain import tickets as rules
+from hotline.domain.enums import CallOutcome, TicketStatus
+from hotline.services.unit_of_work import UnitOfWork, unit_of_work
+from hotline.storage import repository
+from hotline.storage.models import Ticket, TicketCreate
+from kb.loader import KnowledgeBase
+
+
+class TicketNotFoundError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class TicketInfo:
+    """What a caller may hear of a ticket they follow up by its dossier number."""
+
+    found: bool
+    status: TicketStatus | None
+    subject: str | None
+
+
+def _id(value: int | None) -> int:
+    if value is None:
+        raise ValueError("row has no id")
+    return value
+
+
+class TicketService:
+    def __init__(self, engine: Engine, bus: EventBus | None, kb: KnowledgeBase) -> None:
+        self.engine = engine
+        self.bus = bus
+        self.kb = kb
+
+    # ---- units of their own
+    def lookup(self, dossier_number: str) -> TicketInfo:
+        with unit_of_work(self.engine, self.bus, write=False) as uow:
+            ticket = repository.find_ticket_by_dossier(uow.session, dossier_number)
+            if ticket is None:
+                return TicketInfo(False, None, None)
+            return TicketInfo(True, ticket.status, ticket.subject)
+
+    def change_status(
+        self, ticket_id: int, target: TicketStatus, *, by_agent_id: int | None = None, reason: str | None = None
+    ) -> Ticket:
+        """Move a ticket on in the workflow; TransitionNotAllowedError (nothing written) if the move is refused."""
+        with unit_of_work(self.engine, self.bus) as uow:
+            ticket = self._get(uow, ticket_id)
+            if ticket.status != target:
+                rules.check_change(ticket.status, target)
+                self.move_in(uow, ticket, target, by_agent_id=by_agent_id, reason=reason)
+            return ticket
+
+    def reopen(self, ticket_id: int, *, by_agent_id: int | None = None, reason: str | None = None) -> Ticket:
+        with unit_of_work(self.engine, self.bus) as uow:
+            ticket = self._get(uow, ticket_id)
+            if not rules.can_reopen(ticket.status):
+                raise rules.TransitionNotAllowedError(ticket.status, rules.REOPENED_STATUS)
+            self.move_in(uow, ticket, rules.REOPENED_STATUS, by_agent_id=by_agent_id, reason=reason)
+            return ticket
+
+    # ---- inside a caller's unit of work
+    def create_in(self, uow: UnitOfWork, ticket_in: TicketCreate, *, by_agent_id: int | None = None) -> Ticket:
+        ticket = repository.create_ticket(uow.session, ticket_in, by_agent_id=by_agent_id)
+        uow.publish(
+            events.TicketCreated(
+                ticket_id=_id(ticket.id), dossier=ticket.dossier_number, status=ticket.status, call_id=ticket.call_id
+            )
+        )
+        return ticket
+
+    def move_in(
+        self,
+        uow: UnitOfWork,
+        ticket: Ticket,
+        target: TicketStatus,
+        *,
+        by_agent_id: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Write an allowed move with its history row (the caller has checked it against the rules)."""
+        old = ticket.status
+        change = repository.change_ticket_status(uow.session, ticket, target, by_agent_id=by_agent_id, reason=reason)
+        if change is not None:
+            uow.publish(
+                events.TicketStatusChanged(
+                    ticket_id=_id(ticket.id),
+                    dossier=ticket.dossier_number,
+                    from_status=old,
+                    to_status=target,
+                    by_agent_id=by_agent_id,
+                    reason=reason,
+                )
+            )
+
+    def open_for_caller_in(
+        self,
+        uow: UnitOfWork,
+        *,
+        call_id: int,
+        caller_phone: str | None,
+        reason: str,
+        faq_id: str | None,
+        needs_callback: bool,
+    ) -> Ticket:
+        """The ticket of a caller handed to a person (a callback to make, when `needs_callback`)."""
+        entry = self.kb.get(faq_id) if faq_id else None
+        ticket = self.create_in(
+            uow,
+            TicketCreate(
+                call_id=call_id,
+                caller_phone=caller_phone,
+                subject=rules.subject_for_callback(reason, entry.title if entry else None),
+                faq_id=faq_id,
+                service=entry.service if entry else None,
+                needs_callback=needs_callback,
+                priority=entry.priority if entry else rules.DEFAULT_PRIORITY,
+            ),
+        )
+        if needs_callback:
+            self.move_in(uow, ticket, TicketStatus.WAITING_CALLBACK, reason=reason)
+        return ticket
+
+    def settle_after_call_in(
+        self,
+        uow: UnitOfWork,
+        ticket: Ticket | None,
+        *,
+        call_id: int,
+        caller_phone: str | None,
+        faq_id: str | None,
+        outcome: CallOutcome,
+    ) -> Ticket:
+        """Every call becomes a ticket: the call's own (made now if the call had none), moved to where the
+        call's outcome leaves it."""
+        if ticket is None:
+            entry = self.kb.get(faq_id) if faq_id else None
+            ticket = self.create_in(
+                uow,
+                TicketCreate(
+                    call_id=call_id,
+                    caller_phone=caller_phone,
+                    subject=rules.subject_for_call(outcome, entry.title if entry else None),
+                    faq_id=faq_id,
+                    service=entry.service if entry else None,
+                ),
+            )
+        ticket.outcome = outcome
+        uow.session.add(ticket)
+        target = rules.status_after_call(ticket.status, outcome, ticket.needs_callback)
+        if target is not None:
+            self.move_in(uow, ticket, target, reason=f"call {outcome.value}")
+        return ticket
+
+    def _get(self, uow: UnitOfWork, ticket_id: int) -> Ticket:
+        ticket = uow.session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise TicketNotFoundError(f"no ticket {ticket_id}")
+        return ticket
