@@ -90,7 +90,7 @@ def status_after_call(current: TicketStatus, outcome: CallOutcome, needs_callbac
     if needs_callback and outcome in (CallOutcome.ABANDONED, CallOutcome.FALLBACK, CallOutcome.CALLBACK_REQUESTED):
         return None
     target = STATUS_BY_OUTCOME[outcome]
-    if target == current or not can_change(current, target):
+    if current in DONE_TICKET_STATUSES or target == current or not can_change(current, target):
         return None
     return target
 
