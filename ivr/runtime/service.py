@@ -93,7 +93,8 @@ class Ivr:
 def build_ivr(
     settings: Settings, engine: Engine, kb: KnowledgeBase, matcher_factory: Callable[[], Matcher] | None = None
 ) -> Ivr:
-    """`matcher_factory` gives the matcher of speech turns (the web app shares its own); None builds one."""
+    """`matcher_factory` gives the matcher of speech turns (shared with the web API by the composition root);
+    None builds one."""
     config = AriConfig(settings.ari_url, settings.ari_user, settings.ari_password.get_secret_value(), settings.ari_app)
     client = AriClient(config)
     tts = EspeakEngine()
