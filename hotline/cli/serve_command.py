@@ -1,4 +1,4 @@
-"""`hotline serve`: the web app and API (later issues add the IVR to the same process)."""
+"""`hotline serve`: the web app, the API and the IVR together (built by the composition root, hotline.app)."""
 
 from __future__ import annotations
 
@@ -15,20 +15,12 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default HOTLINE_PORT, 8000).")] = None,
 ) -> None:
     """Run the hotline service: migrations, then the web app, the API and the IVR (ARI app) together."""
-    import uvicorn
-
+    from hotline import app as hotline_app
     from hotline.storage.db import upgrade_database
-    from hotline.web.app import create_app
 
     settings = get_settings()
     upgrade_database(settings.effective_database_url())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per ARI request is noise, and costs CPU
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # a line per caller turn
-    uvicorn.run(
-        create_app(settings, with_ivr=True),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="info",
-        loop="uvloop",
-    )
+    hotline_app.serve(settings, host or settings.host, port or settings.port)

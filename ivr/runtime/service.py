@@ -112,8 +112,8 @@ def build_ivr(
     bus: EventBus | None = None,
     crisis: CrisisService | None = None,
 ) -> Ivr:
-    """`matcher_factory` gives the matcher of speech turns (the web app shares its own); None builds one.
-    `bus` carries the calls' and tickets' events; `crisis` is read for each new call."""
+    """`matcher_factory` gives the matcher of speech turns (shared with the web API by the composition root);
+    None builds one. `bus` carries the calls' and tickets' events; `crisis` is read for each new call."""
     config = AriConfig(settings.ari_url, settings.ari_user, settings.ari_password.get_secret_value(), settings.ari_app)
     client = AriClient(config)
     tts = EspeakEngine()

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from hotline.app import build
 from hotline.settings import Settings
 from hotline.storage.db import upgrade_database
-from hotline.web.app import create_app
 
 
 @pytest.fixture
 def client(tmp_path: Path, database_url: str) -> Iterator[TestClient]:
     upgrade_database(database_url)
     settings = Settings(data_dir=tmp_path, database_url=database_url)
-    with TestClient(create_app(settings)) as c:
+    with TestClient(build(settings, with_ivr=False).web) as c:
         yield c
 
 
@@ -29,7 +29,7 @@ def test_healthz_tells_the_truth(client: TestClient) -> None:
 
 def test_healthz_reports_a_dead_database(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
-    with TestClient(create_app(settings)) as c:
+    with TestClient(build(settings, with_ivr=False).web) as c:
         body = c.get("/healthz").json()
     assert body["status"] == "degraded"
     assert body["db"].startswith("error: ")

@@ -1,0 +1,97 @@
+"""The composition root: every part of the running hotline is built here, once, from one Settings.
+
+Nothing else builds the engine, the knowledge base, the matcher, the IVR or the web app. To add a part,
+give it a field on `Hotline` and build it in `build`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from hotline.settings import Settings
+from hotline.storage.db import make_engine
+from hotline.web.app import create_web_app
+from hotline.web.deps import WebParts
+from ivr.runtime.service import Ivr, build_ivr
+from kb.loader import KnowledgeBase, load_kb
+from kb.matcher import Matcher, build_matcher
+
+Background = Callable[[], Coroutine[Any, Any, None]]
+
+
+class SharedMatcher:
+    """The one matcher of the web API and the callers' speech, built on first use: loading the sentence
+    encoder takes about a second, which a process that never matches (or the tests) should not pay."""
+
+    def __init__(self, kb: KnowledgeBase, threshold: float | None) -> None:
+        self._kb = kb
+        self._threshold = threshold
+        self._matcher: Matcher | None = None
+        self._lock = threading.Lock()  # the IVR builds it in a thread, the web in its threadpool
+
+    def __call__(self) -> Matcher:
+        with self._lock:
+            if self._matcher is None:
+                self._matcher = build_matcher(self._kb, self._threshold)
+            return self._matcher
+
+
+@dataclass
+class Hotline:
+    """The parts of one hotline process."""
+
+    settings: Settings
+    engine: Engine
+    kb: KnowledgeBase
+    matcher: SharedMatcher
+    ivr: Ivr | None  # None: the web app alone (tests)
+
+    def ari_connected(self) -> bool:
+        return self.ivr is not None and self.ivr.app.connected
+
+    def background(self) -> list[Background]:
+        """What runs as its own task for as long as the web app is up."""
+        return [self.ivr.run] if self.ivr is not None else []
+
+    @cached_property
+    def web(self) -> FastAPI:
+        parts = WebParts(engine=self.engine, kb=self.kb, matcher=self.matcher, ari_connected=self.ari_connected)
+        return create_web_app(parts, lifespan=self._lifespan)
+
+    @asynccontextmanager
+    async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(run(), name=run.__qualname__) for run in self.background()]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self.engine.dispose()
+
+
+def build(settings: Settings, *, with_ivr: bool = True) -> Hotline:
+    engine = make_engine(settings.effective_database_url())
+    kb = load_kb(settings.kb_path)
+    matcher = SharedMatcher(kb, settings.match_threshold)
+    ivr = build_ivr(settings, engine, kb, matcher) if with_ivr else None
+    return Hotline(settings=settings, engine=engine, kb=kb, matcher=matcher, ivr=ivr)
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """The web app, the API and the IVR in one process and one event loop, until SIGINT or SIGTERM."""
+    import uvicorn
+
+    uvicorn.run(build(settings).web, host=host, port=port, log_level="info", loop="uvloop")

@@ -1,0 +1,24 @@
+"""The public page: the topics the hotline answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from hotline.web.deps import PartsDep
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parents[1] / "templates"))
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, parts: PartsDep) -> HTMLResponse:
+    topics: dict[str, list[Any]] = {}
+    for e in parts.kb.entries:
+        topics.setdefault(e.topic, []).append(e)
+    return TEMPLATES.TemplateResponse(request, "home.html", {"topics": topics})
