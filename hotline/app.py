@@ -1,6 +1,7 @@
 """The composition root: every part of the running hotline is built here, once, from one Settings.
 
-Nothing else builds the engine, the knowledge base, the matcher, the IVR or the web app. To add a part,
+Nothing else builds the engine, the knowledge base, the matcher, the event bus, the services, the IVR or the
+web app. To add a part,
 give it a field on `Hotline` and build it in `build`.
 """
 
@@ -18,6 +19,10 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
+from hotline.bus import EventBus
+from hotline.services.agents import AgentService
+from hotline.services.crisis import Crisis, CrisisService
+from hotline.services.tickets import TicketService
 from hotline.settings import Settings
 from hotline.storage.db import make_engine
 from hotline.web.app import create_web_app
@@ -54,6 +59,10 @@ class Hotline:
     engine: Engine
     kb: KnowledgeBase
     matcher: SharedMatcher
+    bus: EventBus
+    tickets: TicketService
+    agents: AgentService
+    crisis: CrisisService
     ivr: Ivr | None  # None: the web app alone (tests)
 
     def ari_connected(self) -> bool:
@@ -86,8 +95,23 @@ def build(settings: Settings, *, with_ivr: bool = True) -> Hotline:
     engine = make_engine(settings.effective_database_url())
     kb = load_kb(settings.kb_path)
     matcher = SharedMatcher(kb, settings.match_threshold)
-    ivr = build_ivr(settings, engine, kb, matcher) if with_ivr else None
-    return Hotline(settings=settings, engine=engine, kb=kb, matcher=matcher, ivr=ivr)
+    bus = EventBus()
+    tickets = TicketService(engine, bus, kb)
+    agents = AgentService(engine, bus)
+    # Until a supervisor sets it, crisis mode is what HOTLINE_CRISIS_MESSAGE says.
+    crisis = CrisisService(engine, bus, Crisis(bool(settings.crisis_message), settings.crisis_message))
+    ivr = build_ivr(settings, engine, kb, matcher, bus=bus, crisis=crisis) if with_ivr else None
+    return Hotline(
+        settings=settings,
+        engine=engine,
+        kb=kb,
+        matcher=matcher,
+        bus=bus,
+        tickets=tickets,
+        agents=agents,
+        crisis=crisis,
+        ivr=ivr,
+    )
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
