@@ -15,8 +15,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from hotline.domain.enums import CallOutcome, TicketStatus
+from hotline.services.tickets import TicketService
+from hotline.services.unit_of_work import unit_of_work
 from hotline.storage import repository
-from hotline.storage.db import session_scope
 from hotline.storage.models import Call, CallCreate, TicketCreate
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def parse_sidecar(text: str) -> dict[str, str]:
     return fields
 
 
-def import_fallback_calls(spool_dir: Path, engine: Engine, called_number: str) -> list[str]:
+def import_fallback_calls(spool_dir: Path, engine: Engine, called_number: str, tickets: TicketService) -> list[str]:
     """Import every finished fallback call; returns the new tickets' dossier numbers."""
     dossiers: list[str] = []
     if not spool_dir.is_dir():
@@ -44,7 +45,7 @@ def import_fallback_calls(spool_dir: Path, engine: Engine, called_number: str) -
     for sidecar in sorted(spool_dir.glob("*.txt")):
         try:
             fields = parse_sidecar(sidecar.read_text(encoding="utf-8", errors="replace"))
-            dossier = _import_one(fields, sidecar, engine, called_number)
+            dossier = _import_one(fields, sidecar, engine, called_number, tickets)
         except Exception:
             log.exception("fallback call %s could not be imported; it stays for the next try", sidecar.name)
             continue
@@ -54,7 +55,9 @@ def import_fallback_calls(spool_dir: Path, engine: Engine, called_number: str) -
     return dossiers
 
 
-def _import_one(fields: dict[str, str], sidecar: Path, engine: Engine, called_number: str) -> str | None:
+def _import_one(
+    fields: dict[str, str], sidecar: Path, engine: Engine, called_number: str, tickets: TicketService
+) -> str | None:
     # Asterisk's uniqueid is the channel id: a call the app had already recorded is not imported twice.
     channel_id = fields.get("uniqueid") or f"fallback-{sidecar.stem}"
     answered_by = fields.get("answered_by") or None
@@ -66,7 +69,8 @@ def _import_one(fields: dict[str, str], sidecar: Path, engine: Engine, called_nu
         started = datetime.fromtimestamp(sidecar.stat().st_mtime, tz=UTC)
     recording = sidecar.with_suffix(".wav")
     has_message = recording.exists() and recording.stat().st_size > 44  # more than a bare WAV header
-    with session_scope(engine) as session:
+    with unit_of_work(engine, tickets.bus) as uow:
+        session = uow.session
         if session.exec(select(Call.id).where(Call.channel_id == channel_id)).first() is not None:
             return None  # imported before (the rename failed)
         call = repository.create_call(
@@ -97,11 +101,12 @@ def _import_one(fields: dict[str, str], sidecar: Path, engine: Engine, called_nu
         # An agent who took the call from the fallback queue has served it; otherwise somebody calls back.
         needs_callback = caller is not None and not answered_by
         subject = SUBJECT_ANSWERED if answered_by else SUBJECT_WITH_MESSAGE if has_message else SUBJECT_WITHOUT_MESSAGE
-        ticket = repository.create_ticket(
-            session, TicketCreate(call_id=call_id, caller_phone=caller, needs_callback=needs_callback, subject=subject)
+        ticket = tickets.create_in(
+            uow, TicketCreate(call_id=call_id, caller_phone=caller, needs_callback=needs_callback, subject=subject)
         )
         ticket.outcome = call.outcome
+        session.add(ticket)
         if needs_callback:
-            repository.change_ticket_status(session, ticket, TicketStatus.WAITING_CALLBACK, reason="fallback")
+            tickets.move_in(uow, ticket, TicketStatus.WAITING_CALLBACK, reason="fallback")
         log.info("fallback call from %s imported as dossier %s", caller or "anonymous", ticket.dossier_number)
         return ticket.dossier_number

@@ -153,7 +153,11 @@ def build_ivr(
     async def import_fallback() -> None:
         # Calls the dialplan took while the app was away become tickets as soon as it is back.
         dossiers = await asyncio.to_thread(
-            import_fallback_calls, settings.effective_fallback_spool_dir(), engine, settings.toll_free_number
+            import_fallback_calls,
+            settings.effective_fallback_spool_dir(),
+            engine,
+            settings.toll_free_number,
+            store.tickets,
         )
         if dossiers:
             log.info("imported %d fallback call(s)", len(dossiers))

@@ -8,9 +8,14 @@ from pathlib import Path
 from sqlmodel import select
 
 from hotline.domain.enums import CallOutcome, TicketStatus
+from hotline.services.tickets import TicketService
+from hotline.settings import DEFAULT_KB_PATH
 from hotline.storage.db import make_engine, session_scope, upgrade_database
 from hotline.storage.models import Call, CallEvent, Ticket
 from ivr.runtime.fallback import import_fallback_calls, parse_sidecar
+from kb.loader import load_kb
+
+KB = load_kb(DEFAULT_KB_PATH)
 
 
 def _message(spool: Path, base: str, caller: str, seconds: float = 2.0) -> None:
@@ -41,9 +46,9 @@ def test_import_once(tmp_path: Path, database_url: str) -> None:
     (spool / "1763800002-0655555555.txt").write_text(
         "caller_id=0655555555\nepoch=1763800002\nuniqueid=1763800002.7\nanswered_by=PJSIP/agent1\nrecord_status=NONE\n"
     )
-    first = import_fallback_calls(spool, engine, "0800123456")
+    first = import_fallback_calls(spool, engine, "0800123456", TicketService(engine, None, KB))
     assert len(first) == 3
-    assert import_fallback_calls(spool, engine, "0800123456") == []  # imported once
+    assert import_fallback_calls(spool, engine, "0800123456", TicketService(engine, None, KB)) == []  # imported once
     with session_scope(engine) as s:
         calls = s.exec(select(Call).order_by(Call.id)).all()
         assert [c.outcome for c in calls] == [CallOutcome.FALLBACK, CallOutcome.FALLBACK, CallOutcome.TO_AGENT]
