@@ -40,6 +40,7 @@ import yaml
 from hotline.settings import PACKAGE_ROOT, Settings
 from ivr.speech.audio import BYTES_PER_SAMPLE, read_wav, resample, to_pcm16
 from ivr.speech.endpointing import DEFAULT_THRESHOLDS, FRAME_MS
+from ivr.speech.g711 import ULAW_SILENCE, pcm16_to_ulaw, ulaw_to_pcm16
 from ivr.speech.recognizer import TELEPHONE_RATE_HZ, VOSK_POOL_SIZE, Recognizer, Result, SpeechStream
 from ivr.speech.wer import wer, words
 
@@ -61,9 +62,6 @@ PREROLL_NOISE_MS = DEFAULT_THRESHOLDS.preroll_ms - (DEFAULT_THRESHOLDS.min_speec
 NOISE_DBFS = -60.0  # padding level: telephone line noise, well under the endpointer's speech threshold
 NOISE_SEED = 20  # fixed: the padding is the same on every run
 
-# G.711 mu-law (ITU-T G.711): the encoder matching ivr.speech.listener.ulaw_to_pcm16.
-ULAW_BIAS = 0x84
-ULAW_CLIP = 32635
 ULAW_MIN_SNR_DB = 30.0  # G.711 gives about 38 dB on speech; less means the encoder is wrong
 
 Cell = str | int | float | None
@@ -331,17 +329,6 @@ def first_seconds(samples: Sequence[Sample], seconds: float) -> list[Sample]:
 # ---- G.711 mu-law ---------------------------------------------------------------------------------------------
 
 
-def pcm16_to_ulaw(pcm: bytes) -> bytes:
-    """16-bit linear PCM to G.711 mu-law bytes (the inverse of the listener's decoder, up to quantisation)."""
-    x = np.frombuffer(pcm, dtype="<i2").astype(np.int32)
-    sign = (x < 0).astype(np.int32) << 7
-    magnitude = np.minimum(np.abs(x), ULAW_CLIP) + ULAW_BIAS  # in [0x84, 0x7FFF]: 8 to 15 bits
-    _, bits = np.frexp(magnitude.astype(np.float64))  # exact: magnitude < 2**bits
-    exponent = bits.astype(np.int32) - 8
-    mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes()
-
-
 @dataclass(frozen=True)
 class UlawCheck:
     levels_exact: int  # of the 256 mu-law levels, how many survive decode -> encode -> decode unchanged
@@ -349,9 +336,7 @@ class UlawCheck:
 
 
 def check_ulaw(samples: Sequence[Sample]) -> UlawCheck:
-    """Round trip of our encoder against ivr.speech.listener.ulaw_to_pcm16; raises if it is not G.711."""
-    from ivr.speech.listener import ulaw_to_pcm16
-
+    """Round trip of the G.711 codec on the samples; raises if it is not G.711."""
     levels = ulaw_to_pcm16(bytes(range(256)))
     exact = int(np.sum(np.frombuffer(ulaw_to_pcm16(pcm16_to_ulaw(levels)), "<i2") == np.frombuffer(levels, "<i2")))
     pcm = b"".join(s.pcm for s in samples)
@@ -359,7 +344,7 @@ def check_ulaw(samples: Sequence[Sample]) -> UlawCheck:
     err = np.frombuffer(ulaw_to_pcm16(pcm16_to_ulaw(pcm)), "<i2").astype(np.float64) - ref
     snr = 10 * math.log10(float(np.sum(ref * ref)) / max(float(np.sum(err * err)), 1.0))
     if exact != 256 or snr < ULAW_MIN_SNR_DB:
-        raise RuntimeError(f"mu-law encoder does not match the listener: {exact}/256 levels, SNR {snr:.1f} dB")
+        raise RuntimeError(f"mu-law codec is not G.711: {exact}/256 levels, SNR {snr:.1f} dB")
     return UlawCheck(exact, snr)
 
 
@@ -377,7 +362,7 @@ def call_payloads(samples: Sequence[Sample]) -> list[bytes]:
         stream += _noise_ulaw(LEAD_PAD_MS, rng)
         stream += pcm16_to_ulaw(s.pcm)
         stream += _noise_ulaw(TRAIL_PAD_MS, rng)
-    stream += b"\xff" * (-len(stream) % FRAME_BYTES_ULAW)
+    stream += bytes([ULAW_SILENCE]) * (-len(stream) % FRAME_BYTES_ULAW)
     return [bytes(stream[i : i + FRAME_BYTES_ULAW]) for i in range(0, len(stream), FRAME_BYTES_ULAW)]
 
 
@@ -677,7 +662,7 @@ def bench_vosk(
     log: Callable[[str], None],
     rtf_audio_s: float = VOSK_RTF_AUDIO_S,
 ) -> None:
-    from ivr.speech.listener import FEED_CHUNK_MS, ulaw_to_pcm16
+    from ivr.speech.listener import FEED_CHUNK_MS
     from ivr.speech.vosk_engine import VoskEngine
 
     folder, model, language = vosk_model_dir(settings)

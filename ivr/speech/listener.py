@@ -15,11 +15,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from ivr.flow.commands import Expect
 from ivr.flow.events import Event, SpeechStarted
 from ivr.speech.endpointing import DEFAULT_THRESHOLDS, FRAME_MS, Endpointer, TurnEventKind, TurnThresholds
+from ivr.speech.g711 import ulaw_to_pcm16
 from ivr.speech.recognizer import TELEPHONE_RATE_HZ, Recognizer, SpeechStream
 from ivr.speech.understanding import understand
 from kb.matcher import Matcher
@@ -44,23 +43,6 @@ YES_NO_GRAMMAR = (
     "[unk]",
 )
 _STOP = object()
-
-
-def _ulaw_table() -> np.ndarray:
-    """G.711 mu-law byte -> 16-bit linear sample (ITU-T G.711, as Asterisk decodes it)."""
-    codes = ~np.arange(256, dtype=np.int32) & 0xFF
-    sign = codes & 0x80
-    exponent = (codes >> 4) & 0x07
-    mantissa = codes & 0x0F
-    magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
-    return np.where(sign != 0, -magnitude, magnitude).astype("<i2")
-
-
-ULAW_TO_PCM16 = _ulaw_table()
-
-
-def ulaw_to_pcm16(payload: bytes) -> bytes:
-    return ULAW_TO_PCM16[np.frombuffer(payload, dtype=np.uint8)].tobytes()
 
 
 @dataclass(frozen=True)
