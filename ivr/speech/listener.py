@@ -21,27 +21,13 @@ from ivr.speech.endpointing import DEFAULT_THRESHOLDS, FRAME_MS, Endpointer, Tur
 from ivr.speech.g711 import ulaw_to_pcm16
 from ivr.speech.recognizer import TELEPHONE_RATE_HZ, Recognizer, SpeechStream
 from ivr.speech.understanding import understand
+from ivr.speech.vocabulary import YES_NO_GRAMMAR
 from kb.matcher import Matcher
 
 log = logging.getLogger(__name__)
 
 FRAME_BYTES_ULAW = TELEPHONE_RATE_HZ * FRAME_MS // 1000  # one byte per sample
 FEED_CHUNK_MS = 40  # audio goes to the recogniser in chunks this long: fewer calls, and little left at turn end
-# Closed answers: the words the grammar knows; anything else is "[unk]".
-YES_NO_GRAMMAR = (
-    "oui",
-    "ouais",
-    "d'accord",
-    "exactement",
-    "tout à fait",
-    "c'est ça",
-    "bien sûr",
-    "non",
-    "pas du tout",
-    "conseiller",
-    "conseillère",
-    "[unk]",
-)
 _STOP = object()
 
 
