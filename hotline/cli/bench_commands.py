@@ -1,23 +1,53 @@
-"""`hotline bench ...`: benchmarks that print tables (figures, not pass/fail)."""
+"""`hotline bench ...`: benchmarks that print tables (figures, not pass/fail).
+
+The benchmarks are the source checkout's dev-only `bench/` package, imported here lazily: an installed product
+without the checkout says so and exits 2.
+"""
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
-from hotline.settings import get_settings
+from hotline.settings import PACKAGE_ROOT, get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Benchmarks.")
+
+BENCH_PACKAGE = "bench"
+NO_BENCH = (
+    "hotline bench: no bench/ package next to {root}. The benchmarks are dev-only and live in the source "
+    "checkout: run hotline from a checkout (pip install -e . there)."
+)
+
+
+def _checkout_on_path() -> None:
+    """The `hotline` script's sys.path holds the installed packages only; bench/ sits next to them in a checkout."""
+    if (PACKAGE_ROOT / BENCH_PACKAGE / "__init__.py").is_file() and str(PACKAGE_ROOT) not in sys.path:
+        sys.path.append(str(PACKAGE_ROOT))
+
+
+def _no_bench(exc: ModuleNotFoundError) -> NoReturn:
+    """Exit 2 with the reason when bench/ is missing; any other missing module is a real error."""
+    if (exc.name or "").split(".")[0] != BENCH_PACKAGE:
+        raise exc
+    typer.echo(NO_BENCH.format(root=PACKAGE_ROOT), err=True)
+    raise typer.Exit(2) from exc
 
 
 @app.command("kb")
 def bench_kb() -> None:
     """Match latency p50/p99 and memory for 100, 1,000 and 10,000 variants."""
-    from kb import benchmark, evaluation
+    _checkout_on_path()
+    try:
+        from bench import bench_kb as benchmark
+    except ModuleNotFoundError as exc:
+        _no_bench(exc)
+    from kb import evaluation
     from kb.loader import load_kb
 
     kb = load_kb(get_settings().kb_path)
@@ -63,32 +93,40 @@ def bench_asr(
         typer.Option(
             "--calls",
             min=0,
-            help="Turn latency through the real Asterisk at 1 and at this many concurrent calls (0: skip; needs "
-            "root and a source checkout).",
+            help="Turn latency through the real Asterisk at 1 and at this many concurrent calls (0: skip; needs root).",
         ),
     ] = 4,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the tables.")] = False,
 ) -> None:
     """Speech engines: WER, real-time factor (raw Vosk, the call pipeline, whisper), streams per core, ready
     times, memory, and turn latency through the real Asterisk."""
-    from ivr.speech import benchmark
+    _checkout_on_path()
+    try:
+        from bench import bench_asr
+        from bench.measure import cores
+        from bench.speech_samples import SamplesError, default_samples_dir
+        from bench.tables import report_json
+    except ModuleNotFoundError as exc:
+        _no_bench(exc)
     from ivr.speech.audio import AudioFileError
     from ivr.speech.models import ModelMissing
 
-    engines = benchmark.ENGINES if engine is AsrEngine.both else (engine.value,)
-    folder = samples if samples is not None else benchmark.default_samples_dir()
+    engines = bench_asr.ENGINES if engine is AsrEngine.both else (engine.value,)
+    folder = samples if samples is not None else default_samples_dir()
     try:
-        report = benchmark.run_benchmark(
+        report = bench_asr.run_benchmark(
             get_settings(),
             engines,
             folder,
-            streams if streams is not None else benchmark.cores(),
+            streams if streams is not None else cores(),
             log=lambda msg: typer.echo(msg, err=True),
-            rtf_audio_s=rtf_audio if rtf_audio is not None else benchmark.VOSK_RTF_AUDIO_S,
+            rtf_audio_s=rtf_audio if rtf_audio is not None else bench_asr.VOSK_RTF_AUDIO_S,
         )
         if calls > 0:
-            report.add(benchmark.turn_latency_table(engines, calls, log=lambda msg: typer.echo(msg, err=True)))
-    except (ModelMissing, FileNotFoundError, AudioFileError, benchmark.SamplesError) as exc:
+            from bench.bench_turns import turn_latency_table  # the SIP test harness: only when calls are placed
+
+            report.add(turn_latency_table(engines, calls, log=lambda msg: typer.echo(msg, err=True)))
+    except (ModelMissing, FileNotFoundError, AudioFileError, SamplesError) as exc:
         typer.echo(f"bench asr: {exc}", err=True)
         raise typer.Exit(2) from exc
-    typer.echo(benchmark.report_json(report) if as_json else report.as_text())
+    typer.echo(report_json(report) if as_json else report.as_text())

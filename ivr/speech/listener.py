@@ -15,52 +15,20 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from ivr.flow.commands import Expect
 from ivr.flow.events import Event, SpeechStarted
 from ivr.speech.endpointing import DEFAULT_THRESHOLDS, FRAME_MS, Endpointer, TurnEventKind, TurnThresholds
+from ivr.speech.g711 import ulaw_to_pcm16
 from ivr.speech.recognizer import TELEPHONE_RATE_HZ, Recognizer, SpeechStream
 from ivr.speech.understanding import understand
+from ivr.speech.vocabulary import YES_NO_GRAMMAR
 from kb.matcher import Matcher
 
 log = logging.getLogger(__name__)
 
 FRAME_BYTES_ULAW = TELEPHONE_RATE_HZ * FRAME_MS // 1000  # one byte per sample
 FEED_CHUNK_MS = 40  # audio goes to the recogniser in chunks this long: fewer calls, and little left at turn end
-# Closed answers: the words the grammar knows; anything else is "[unk]".
-YES_NO_GRAMMAR = (
-    "oui",
-    "ouais",
-    "d'accord",
-    "exactement",
-    "tout à fait",
-    "c'est ça",
-    "bien sûr",
-    "non",
-    "pas du tout",
-    "conseiller",
-    "conseillère",
-    "[unk]",
-)
 _STOP = object()
-
-
-def _ulaw_table() -> np.ndarray:
-    """G.711 mu-law byte -> 16-bit linear sample (ITU-T G.711, as Asterisk decodes it)."""
-    codes = ~np.arange(256, dtype=np.int32) & 0xFF
-    sign = codes & 0x80
-    exponent = (codes >> 4) & 0x07
-    mantissa = codes & 0x0F
-    magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
-    return np.where(sign != 0, -magnitude, magnitude).astype("<i2")
-
-
-ULAW_TO_PCM16 = _ulaw_table()
-
-
-def ulaw_to_pcm16(payload: bytes) -> bytes:
-    return ULAW_TO_PCM16[np.frombuffer(payload, dtype=np.uint8)].tobytes()
 
 
 @dataclass(frozen=True)

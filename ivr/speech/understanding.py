@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from ivr.flow.events import SpeechRecognized
+from ivr.speech.vocabulary import NO, NO_ALSO, PERSON, PERSON_ALSO, YES, YES_ALSO
 from kb.matcher import Matcher
 from kb.normalize import strip_accents
 
@@ -16,24 +17,16 @@ _NOT_WORD = re.compile(r"[\W_]+")
 # Below the threshold by at most this much, the best entry is offered back: "vous voulez parler de …?".
 SUGGESTION_BAND = 0.10
 
-_YES = ("oui", "ouais", "ouai", "voui", "d accord", "exactement", "tout a fait", "c est ca", "bien sur", "volontiers")
-_NO = ("non", "nan", "pas du tout", "pas vraiment", "ce n est pas ca", "c est pas ca")
-_HUMAN = (
-    "conseiller",
-    "conseillere",
-    "operateur",
-    "operatrice",
-    "un agent",
-    "une personne",
-    "quelqu un",
-    "un humain",
-    "une vraie personne",
-)
-
 
 def plain_words(text: str) -> str:
     """Lower case, no accents, apostrophes and punctuation as spaces: 'C'est ça !' -> 'c est ca'."""
     return " ".join(_NOT_WORD.sub(" ", strip_accents(text.lower())).split())
+
+
+# The closed answers (ivr.speech.vocabulary) as plain words, the form they are looked for in.
+_YES = tuple(plain_words(p) for p in (*YES, *YES_ALSO))
+_NO = tuple(plain_words(p) for p in (*NO, *NO_ALSO))
+_HUMAN = tuple(plain_words(p) for p in (*PERSON, *PERSON_ALSO))
 
 
 def _says(plain: str, phrases: tuple[str, ...]) -> bool:

@@ -25,10 +25,9 @@ WARMUP_CHUNK_SECONDS = 0.02  # warm up with the same 20 ms frames a call feeds
 WARMUP_AMPLITUDE = 0.05  # quiet noise with a voice-band tone: enough for the decoder to do real work
 WARMUP_TONE_HZ = 220.0
 WARMUP_SEED = 8000  # fixed: warm-up must be deterministic
-UNKNOWN_WORD = "[unk]"
 # A recogniser's memory grows with the new speech it decodes (+100-200 MB a minute measured, Korean model on
 # French speech); after this much audio it is replaced by a fresh one, warmed in the background.
-RECYCLE_AFTER_AUDIO_S = 300.0  # Vosk's grammar token for anything else
+RECYCLE_AFTER_AUDIO_S = 300.0
 
 
 def _warmup_pcm(rate: int) -> bytes:

@@ -17,6 +17,7 @@ import numpy as np
 from ivr.speech.audio import BYTES_PER_SAMPLE, from_pcm16, resample
 from ivr.speech.recognizer import TELEPHONE_RATE_HZ, Result
 from ivr.speech.understanding import plain_words
+from ivr.speech.vocabulary import UNKNOWN_WORD
 
 WHISPER_RATE_HZ = 16000  # Whisper's feature extractor works at 16 kHz only
 WHISPER_LANGUAGE = "fr"  # French callers; detection on 1-2 s of telephone audio is unreliable
@@ -30,9 +31,9 @@ def snap_to_grammar(text: str, grammar: Sequence[str]) -> str:
     """The first grammar phrase said as whole words in `text` (accents and case ignored), else "[unk]"."""
     said = f" {plain_words(text)} "
     for phrase in grammar:
-        if phrase != "[unk]" and f" {plain_words(phrase)} " in said:
+        if phrase != UNKNOWN_WORD and f" {plain_words(phrase)} " in said:
             return phrase
-    return "[unk]" if "[unk]" in grammar else ""
+    return UNKNOWN_WORD if UNKNOWN_WORD in grammar else ""
 
 
 class WhisperEngine:

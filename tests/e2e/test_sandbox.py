@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from ivr.asterisk.fallback_audio import wav_seconds
+from ivr.speech.g711 import ulaw_decode, ulaw_encode
 from tests.e2e.conftest import AsteriskSandbox
 from tests.e2e.sip.agent import AgentPhone, register
 from tests.e2e.sip.audio import (
@@ -32,8 +33,6 @@ from tests.e2e.sip.audio import (
     load_as_8k,
     read_wav,
     tone_seconds,
-    ulaw_decode,
-    ulaw_encode,
 )
 from tests.e2e.sip.caller import place_call, sipp_errors
 from tests.e2e.sip.pcap import Audio, Silence, Step, Tone

@@ -236,7 +236,8 @@ def test_french_speech_reaches_vosk_through_asterisk(asterisk: AsteriskSandbox, 
 
 def test_turn_latency_is_measured_through_asterisk(asterisk: AsteriskSandbox) -> None:
     """`hotline bench asr` times turns through the real Asterisk (figures in the README; none asserted here)."""
-    from ivr.speech.benchmark import format_table, turn_latency_table
+    from bench.bench_turns import turn_latency_table
+    from bench.tables import format_table
 
     table = turn_latency_table(["vosk"], 1, log=lambda _: None)
     [row] = table.rows

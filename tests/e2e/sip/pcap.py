@@ -17,7 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.sip.audio import FRAME_MS, FRAME_SAMPLES, ULAW_SILENCE, load_as_8k, tone, ulaw_encode
+from ivr.speech.g711 import ULAW_SILENCE, ulaw_encode
+from tests.e2e.sip.audio import FRAME_MS, FRAME_SAMPLES, load_as_8k, tone
 
 PT_PCMU = 0
 PT_TELEPHONE_EVENT = 101

@@ -1,8 +1,8 @@
 """Load through the menu: N callers at once dial the toll-free number, press 1 for an answer, then 1 for
 "yes, it helped", and hear the goodbye. Prints success, answer latency and CPU; asserts nothing on time.
 
-    python -m tests.bench.bench_calls            # 50, 100 and 200 concurrent calls
-    python -m tests.bench.bench_calls --levels 20
+    python -m bench.bench_calls            # 50, 100 and 200 concurrent calls
+    python -m bench.bench_calls --levels 20
 
 Needs root (the Asterisk sandbox) and the tools `scripts/setup` installs. Runs `hotline serve` itself on a
 fresh SQLite database with the e2e knowledge base (short answers), and stops what it started.
@@ -27,13 +27,13 @@ from ivr.asterisk.sandbox import Sandbox
 from tests.e2e.conftest import e2e_settings, settings_env
 from tests.e2e.hotline_proc import HotlineProcess, start_hotline
 from tests.e2e.sip.load import run_load
-from tests.e2e.sip.pcap import Dtmf, Silence
+from tests.e2e.sip.pcap import Dtmf, Silence, Step
 from tests.e2e.sip.sipp import SipTarget
 
 LEVELS = (50, 100, 200)
 CALLS_PER_LEVEL = 2  # each level places twice its concurrency, so the plateau lasts
 RATE_PER_S = 20  # new calls a second: 200 callers are in within 10 s, before the first (about 14 s) end
-STEPS = [Silence(1500), Dtmf("1"), Silence(8000), Dtmf("1")]
+STEPS: list[Step] = [Silence(1500), Dtmf("1"), Silence(8000), Dtmf("1")]
 HOLD_MS = 40_000  # the caller waits for the goodbye; Asterisk hangs up first
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 

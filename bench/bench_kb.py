@@ -1,4 +1,5 @@
-"""Match latency and memory at growing KB sizes. Prints a table; asserts nothing about wall time."""
+"""`hotline bench kb`: match latency and memory at growing KB sizes. Prints a table; asserts nothing about wall
+time."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.measure import rss_mb
 from kb.embeddings import CachedEmbedder, UseEmbedder
 from kb.loader import KnowledgeBase
 from kb.matcher import Matcher
@@ -23,12 +25,6 @@ _PLACES = (
     "aux Tilleuls", "aux Granges-Basses", "au Moulin-Rouget", "à la Croix-Perrin", "au Pré-Fleuri",
     "aux Essarts", "pour ma mère", "pour mon voisin", "pour mon fils",
 )
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 def scaled_kb(kb: KnowledgeBase, variants: int) -> KnowledgeBase:
@@ -65,10 +61,10 @@ class Row:
 
 def model_memory_mb() -> tuple[CachedEmbedder, float]:
     """The sentence encoder, and what loading it and a first sentence cost in RSS."""
-    before = _rss_mb()
+    before = rss_mb()
     embedder = CachedEmbedder(UseEmbedder(), None)  # no disk cache: the build time includes embedding
     embedder.encode(["préchauffage"])
-    return embedder, _rss_mb() - before
+    return embedder, rss_mb() - before
 
 
 def measure(
@@ -78,12 +74,12 @@ def measure(
     for size in sizes:
         big = scaled_kb(kb, size)
         gc.collect()
-        before = _rss_mb()
+        before = rss_mb()
         start = time.perf_counter()
         matcher = Matcher(big, embedder)
         build = time.perf_counter() - start
         gc.collect()
-        memory = _rss_mb() - before
+        memory = rss_mb() - before
         for q in queries[:20]:
             matcher.match(q)  # warm the caches the way a running service has them
         times = []
