@@ -17,6 +17,7 @@ from hotline.domain import tickets as rules
 from hotline.domain.enums import CallOutcome, TicketStatus
 from hotline.services.unit_of_work import UnitOfWork, unit_of_work
 from hotline.storage import repository
+from hotline.storage.models import DEFAULT_PRIORITY as DEFAULT_ROW_PRIORITY
 from hotline.storage.models import Ticket, TicketCreate
 from kb.loader import KnowledgeBase
 
@@ -119,16 +120,16 @@ class TicketService:
     ) -> Ticket:
         """The ticket of a caller handed to a person (a callback to make, when `needs_callback`)."""
         entry = self.kb.get(faq_id) if faq_id else None
+        subject = rules.subject_for_callback(reason, entry.title if entry else None)
         ticket = self.create_in(
             uow,
-            TicketCreate(
-                call_id=call_id,
-                caller_phone=caller_phone,
-                subject=rules.subject_for_callback(reason, entry.title if entry else None),
-                faq_id=faq_id,
-                service=entry.service if entry else None,
+            self._for_call(
+                call_id,
+                caller_phone,
+                faq_id,
+                subject,
                 needs_callback=needs_callback,
-                priority=entry.priority if entry else rules.DEFAULT_PRIORITY,
+                priority=entry.priority if entry else rules.DEFAULT_PRIORITY,  # a person will take it: by urgency
             ),
         )
         if needs_callback:
@@ -149,22 +150,36 @@ class TicketService:
         call's outcome leaves it."""
         if ticket is None:
             entry = self.kb.get(faq_id) if faq_id else None
-            ticket = self.create_in(
-                uow,
-                TicketCreate(
-                    call_id=call_id,
-                    caller_phone=caller_phone,
-                    subject=rules.subject_for_call(outcome, entry.title if entry else None),
-                    faq_id=faq_id,
-                    service=entry.service if entry else None,
-                ),
-            )
+            subject = rules.subject_for_call(outcome, entry.title if entry else None)
+            ticket = self.create_in(uow, self._for_call(call_id, caller_phone, faq_id, subject))
         ticket.outcome = outcome
         uow.session.add(ticket)
         target = rules.status_after_call(ticket.status, outcome, ticket.needs_callback)
         if target is not None:
             self.move_in(uow, ticket, target, reason=f"call {outcome.value}")
         return ticket
+
+    def _for_call(
+        self,
+        call_id: int,
+        caller_phone: str | None,
+        faq_id: str | None,
+        subject: str,
+        *,
+        needs_callback: bool = False,
+        priority: int = DEFAULT_ROW_PRIORITY,
+    ) -> TicketCreate:
+        """A call's ticket, filed under its knowledge-base entry's service."""
+        entry = self.kb.get(faq_id) if faq_id else None
+        return TicketCreate(
+            call_id=call_id,
+            caller_phone=caller_phone,
+            subject=subject,
+            faq_id=faq_id,
+            service=entry.service if entry else None,
+            needs_callback=needs_callback,
+            priority=priority,
+        )
 
     def _get(self, uow: UnitOfWork, ticket_id: int) -> Ticket:
         ticket = uow.session.get(Ticket, ticket_id)

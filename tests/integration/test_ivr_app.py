@@ -41,8 +41,8 @@ class LabelMedia:
                 return [f"other:{item}"]
 
 
-@pytest.fixture
-async def setup(database_url: str) -> AsyncIterator[tuple[IvrApp, FakeAri, CallStore]]:
+def make_ivr_app(database_url: str) -> tuple[IvrApp, FakeAri, CallStore]:
+    """The IVR app with the real flow and store on a migrated database, over the ARI fake."""
     upgrade_database(database_url)
     engine = make_engine(database_url)
     store = CallStore(engine, KB)
@@ -56,8 +56,14 @@ async def setup(database_url: str) -> AsyncIterator[tuple[IvrApp, FakeAri, CallS
         store,
         lambda: CallFlow(menu, actions),
     )
-    yield app, ari, store
-    engine.dispose()
+    return app, ari, store
+
+
+@pytest.fixture
+async def setup(database_url: str) -> AsyncIterator[tuple[IvrApp, FakeAri, CallStore]]:
+    parts = make_ivr_app(database_url)
+    yield parts
+    parts[2].engine.dispose()
 
 
 SETTLE_TIMEOUT_S = 10  # generous: database threads on a loaded CI machine

@@ -17,17 +17,15 @@ from sqlmodel import select
 
 from hotline.domain import dossier
 from hotline.domain.enums import CallOutcome
-from hotline.storage.db import make_engine, session_scope, upgrade_database
+from hotline.storage.db import session_scope
 from hotline.storage.models import Call, CallEvent, Ticket
-from ivr.ari.client import AriConfig
 from ivr.flow import call_flow
 from ivr.flow.call_flow import CallFlow, CallState
-from ivr.flow.menu import DEFAULT_MENU_FILE, load_menu
 from ivr.runtime.ivr_app import IvrApp
 from ivr.runtime.store import CallStore
 from tests.conftest import _empty_postgres_schema
 from tests.integration.fake_ari import FakeAri, dtmf, stasis_end
-from tests.integration.test_ivr_app import CHANNEL, KB, LabelMedia, finish_current
+from tests.integration.test_ivr_app import CHANNEL, finish_current, make_ivr_app
 
 OPERATION_TIMEOUT_S = 1.5  # the flow's operation timeout, shortened for the test
 PROMPT_MARGIN_S = 1.0  # a loaded CI machine still hears the apology this soon after the timeout
@@ -64,23 +62,6 @@ def postgres_url(postgres_database: URL) -> str:
     return postgres_database.render_as_string(hide_password=False)
 
 
-def make_app(database_url: str) -> tuple[IvrApp, FakeAri, CallStore]:
-    upgrade_database(database_url)
-    engine = make_engine(database_url)
-    store = CallStore(engine, KB)
-    menu = load_menu(DEFAULT_MENU_FILE, KB.ids())
-    actions = {e.id: e.action for e in KB.entries}
-    ari = FakeAri()
-    ivr = IvrApp(
-        AriConfig("http://127.0.0.1:1/ari", "u", "p", "hotline"),
-        ari,
-        LabelMedia(),
-        store,
-        lambda: CallFlow(menu, actions),
-    )
-    return ivr, ari, store
-
-
 @pytest.fixture(autouse=True)
 def short_operation_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(call_flow, "OPERATION_TIMEOUT_S", OPERATION_TIMEOUT_S)
@@ -89,14 +70,14 @@ def short_operation_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 async def app(database_url: str) -> AsyncIterator[tuple[IvrApp, FakeAri, CallStore]]:
     """On SQLite and PostgreSQL."""
-    parts = make_app(database_url)
+    parts = make_ivr_app(database_url)
     yield parts
     parts[2].engine.dispose()
 
 
 @pytest.fixture
 async def pg_app(postgres_url: str) -> AsyncIterator[tuple[IvrApp, FakeAri, CallStore]]:
-    parts = make_app(postgres_url)
+    parts = make_ivr_app(postgres_url)
     yield parts
     parts[2].engine.dispose()
 
