@@ -124,5 +124,6 @@ async def stop_left_playback(control: LeftoverControl, channel_id: str) -> None:
         playing = await control.get_variable(channel_id, PLAYBACK_VARIABLE)
         if playing:
             await control.stop_playback(playing)
+        log.info("call %s: resumed; the prompt left playing (%s) stopped", channel_id, playing)
     except Exception:
         log.warning("call %s: could not stop the prompt a previous run left playing", channel_id, exc_info=True)

@@ -288,9 +288,11 @@ class CallSession:
             raise
         playback_id = self.ari_playback_id(command.playback_id)
         self.current_playback = playback_id
+        # Before the play, not with it: Asterisk runs both in the channel's queue, so a variable set after
+        # the play would only be set once that playback has ended.
+        await self._note_playback(playback_id)
         try:
-            play = self.control.play(self.channel_id, playback_id, uris)
-            await asyncio.gather(play, self._note_playback(playback_id))
+            await self.control.play(self.channel_id, playback_id, uris)
             if self._time_answer and self._turn_ended_at is not None and self.call_id is not None:
                 # From the end of the caller's turn to Asterisk accepting the answer's playback.
                 sent_ms = (time.monotonic() - self._turn_ended_at) * 1000
