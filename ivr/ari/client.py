@@ -127,6 +127,19 @@ class AriClient:
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:
         await self.request("POST", f"/channels/{quote(channel_id)}/variable", {"variable": name, "value": value})
 
+    async def get_variable(self, channel_id: str, name: str) -> str | None:
+        """The channel variable's value; None when it is not set (Asterisk answers 404)."""
+        try:
+            result: dict[str, Any] = await self.request(
+                "GET", f"/channels/{quote(channel_id)}/variable", {"variable": name}
+            )
+        except AriError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        value = result.get("value")
+        return str(value) if value else None
+
     async def external_media(self, channel_id: str, app: str, external_host: str, audio_format: str = "ulaw") -> None:
         """A channel that sends what it hears as RTP to `external_host` (host:port); it enters Stasis in `app`."""
         await self.request(

@@ -49,6 +49,7 @@ from ivr.flow.commands import (
 )
 from ivr.flow.events import (
     CallerHungUp,
+    CallResumed,
     CallStarted,
     DtmfReceived,
     Event,
@@ -257,6 +258,8 @@ class CallFlow:
         match event:
             case CallStarted():
                 self._on_call_started()
+            case CallResumed():
+                self._on_call_resumed()
             case DtmfReceived(digit=digit):
                 self._on_dtmf(digit)
             case PlaybackFinished(playback_id=playback_id):
@@ -285,6 +288,15 @@ class CallFlow:
             return
         self._started = True
         self._play_greeting()
+
+    def _on_call_resumed(self) -> None:
+        """The safe point after a crash of the app: an apology, then the menu (whatever the caller was doing)."""
+        if self._started:
+            return
+        self._started = True
+        self._record("call_resumed")
+        self._enter(CallState.MENU)
+        self._play((Prompt("call_resumed"), *self._menu_media()))
 
     def _on_dtmf(self, digit: str) -> None:
         if not self._started or digit not in DTMF_KEYS:

@@ -19,6 +19,12 @@ class CallStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class CallResumed:
+    """A call a previous run of the app left in Stasis (it crashed or was killed), adopted by this one: the
+    caller is answered and may have heard a prompt cut short, and what the old flow knew is lost."""
+
+
+@dataclass(frozen=True, slots=True)
 class DtmfReceived:
     """The caller pressed a key: '0'-'9', '*' or '#'."""
 
@@ -88,6 +94,7 @@ class SpeechRecognized:
 
 Event = (
     CallStarted
+    | CallResumed
     | DtmfReceived
     | PlaybackFinished
     | TimerFired

@@ -32,6 +32,7 @@ PROMPT_TEXTS: dict[str, str] = {
         "Dites-nous en quelques mots l'objet de votre appel, ou faites votre choix sur le clavier de votre téléphone."
     ),
     "menu": read_menu_prompt(DEFAULT_MENU_FILE),
+    "call_resumed": "Veuillez nous excuser, nous reprenons votre appel.",
     "no_input": "Je n'ai pas reçu votre réponse.",
     "invalid": "Ce choix n'est pas valide.",
     "no_match": "Je n'ai pas bien compris votre demande.",

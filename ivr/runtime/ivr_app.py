@@ -1,18 +1,24 @@
 """The Stasis application: one CallSession per caller channel, ARI events dispatched to them, and the
-events socket kept alive (reconnect with backoff, then resync: calls stay in Stasis while it is down)."""
+events socket kept alive (reconnect with backoff, then resync: calls stay in Stasis while it is down).
+
+On its first connection the app adopts what a previous process left (see ivr.runtime.adoption): callers
+still in Stasis are resumed at the menu after an apology, rows of calls that ended meanwhile are closed.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
+from hotline.storage.models import utc_now
 from ivr.ari.client import AriConfig, AriEvent, run_events
 from ivr.flow import events as ev
+from ivr.runtime import adoption
 from ivr.runtime.session import CallControl, CallSession, Flow, MediaResolver, SpeechFactory
 from ivr.runtime.speech_tap import MediaChannels, is_media_channel
-from ivr.runtime.store import CallStore
+from ivr.runtime.store import CallStore, OpenCall
 from ivr.runtime.timeline import TimelineWriter
 
 log = logging.getLogger(__name__)
@@ -20,10 +26,11 @@ log = logging.getLogger(__name__)
 FALLBACK_CONTEXT = "hotline-fallback"  # in extensions.conf: apology, queue of agents' phones, message
 
 
-class AppControl(CallControl, Protocol):
+class AppControl(CallControl, adoption.LeftoverControl, Protocol):
     """CallControl plus what the app itself asks of ARI."""
 
     async def application(self) -> dict[str, Any]: ...
+    async def channels(self) -> list[dict[str, Any]]: ...
     async def continue_in_dialplan(
         self, channel_id: str, context: str, extension: str = "s", priority: int = 1
     ) -> None: ...
@@ -59,8 +66,11 @@ class IvrApp:
 
     # --- socket life
     async def on_connected(self) -> None:
+        # Before any event is handled: the adopted calls' sessions must be there to receive theirs.
         if self.reconnections or self.sessions:
             await self.resync()
+        else:
+            await self.adopt()
         self.connected = True
         self.reconnections += 1
         log.info("ARI events socket connected (app %s)", self.config.app)
@@ -81,6 +91,48 @@ class IvrApp:
                 session.caller_hung_up()
             else:
                 await session.resync()
+
+    async def adopt(self) -> None:
+        """The first connection of this process: take over the calls a previous one left in Stasis, clear its
+        speech channels, and close the rows of its calls that ended while no app was there."""
+        since = utc_now()  # rows started before this belong to a previous process
+        held = set((await self.control.application()).get("channel_ids", []))
+        try:
+            left = await asyncio.wait_for(asyncio.to_thread(self.store.open_calls, since), adoption.DATABASE_TIMEOUT_S)
+        except Exception:
+            log.exception("could not read the calls a previous run left; held callers go to the fallback")
+            left = None
+        await adoption.clear_left_media(self.control, held)
+        callers = sorted(c for c in held if not is_media_channel(c))
+        rows = {call.channel_id: call for call in left or []}
+        details = {str(c.get("id")): c for c in await self.control.channels()} if callers else {}
+        for channel_id in callers:
+            if left is None:
+                self._spawn(self._to_fallback(channel_id), f"fallback-{channel_id}")
+                continue
+            channel = details.get(channel_id, {"id": channel_id})
+            session = self._new_session(channel)
+            row = rows.get(channel_id)
+            self._spawn(self._run_session(session, self._resume(session, channel, row)), f"resume-{channel_id}")
+        if callers:
+            log.info("adopted %d call(s) a previous run left in Stasis", len(callers))
+        gone = [call for call in left or [] if call.channel_id not in held]
+        if gone:
+            self._spawn(self._close_left(gone), "close-left-calls")
+
+    async def _resume(self, session: CallSession, channel: dict[str, Any], row: OpenCall | None) -> None:
+        await adoption.stop_left_playback(self.control, session.channel_id)
+        if channel.get("state") not in (None, "Up"):
+            await self.control.answer(session.channel_id)  # the previous process died before answering it
+        if row is None:  # it died before writing the call's row
+            call_id = await asyncio.to_thread(self.store.start_call, session.channel_id, session.caller, session.called)
+        else:
+            call_id = row.call_id
+            session.faq_id = adoption.faq_of(row)
+        await session.resume(call_id)
+
+    async def _close_left(self, calls: list[OpenCall]) -> None:
+        await adoption.close_left_calls(self.store, calls)
 
     # --- events
     async def handle(self, event: AriEvent) -> None:
@@ -111,6 +163,13 @@ class IvrApp:
             return
         if channel_id in self.sessions:
             return
+        session = self._new_session(channel)
+        # Started in its own task: the events of other calls are not held up by this call's answer and
+        # database row.
+        self._spawn(self._run_session(session, session.start()), f"start-{channel_id}")
+
+    def _new_session(self, channel: dict[str, Any]) -> CallSession:
+        channel_id = str(channel.get("id"))
         caller = (channel.get("caller") or {}).get("number") or None
         called = (channel.get("dialplan") or {}).get("exten") or ""
         session = CallSession(
@@ -125,15 +184,16 @@ class IvrApp:
             self.speech_factory,
         )
         self.sessions[channel_id] = session
-        # Started in its own task: the events of other calls are not held up by this call's answer and
-        # database row.
-        task = asyncio.create_task(self._run_session(session), name=f"start-{channel_id}")
+        return session
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run_session(self, session: CallSession) -> None:
+    async def _run_session(self, session: CallSession, start: Awaitable[None]) -> None:
         try:
-            await session.start()
+            await start
         except Exception:
             log.exception("call %s could not start; handing it to the dialplan fallback", session.channel_id)
             self.sessions.pop(session.channel_id, None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol, assert_never
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 FINISH_ATTEMPTS = 5  # closing a call: the database may be restarting; about 15 s of retries in all
 FINISH_RETRY_S = 1.0
+# The channel variable holding the ARI id of the call's latest playback: a process that adopts the call after
+# a crash stops it through this (Asterisk has no list of a channel's playbacks, and queues a new one behind it).
+PLAYBACK_VARIABLE = "HOTLINE_PLAYBACK"
 
 
 class CallControl(Protocol):
@@ -40,6 +44,7 @@ class CallControl(Protocol):
     async def play(self, channel_id: str, playback_id: str, media: Sequence[str], lang: str = "fr") -> None: ...
     async def stop_playback(self, playback_id: str) -> None: ...
     async def playback(self, playback_id: str) -> dict[str, Any] | None: ...
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None: ...
 
 
 class MediaResolver(Protocol):
@@ -90,6 +95,7 @@ class CallSession:
         self.outcome: CallOutcome | None = None
         self.faq_id: str | None = None
         self.current_playback: str | None = None  # the ARI id of what is playing, for resync
+        self.playback_prefix = f"{channel_id}~"  # of this process's ARI playback ids for the call
         self.hung_up = False
         self.finished = asyncio.Event()
         self._queue: asyncio.Queue[ev.Event] = asyncio.Queue()
@@ -106,10 +112,10 @@ class CallSession:
 
     # --- identifiers: ARI playback ids are unique per Asterisk, the flow's only per call
     def ari_playback_id(self, flow_id: str) -> str:
-        return f"{self.channel_id}~{flow_id}"
+        return f"{self.playback_prefix}{flow_id}"
 
     def flow_playback_id(self, ari_id: str) -> str | None:
-        prefix = f"{self.channel_id}~"
+        prefix = self.playback_prefix
         return ari_id[len(prefix) :] if ari_id.startswith(prefix) else None
 
     # --- life cycle
@@ -126,6 +132,19 @@ class CallSession:
             raise call_id
         self.call_id = call_id
         if speech_ok is not True:
+            self.timeline.record(call_id, "speech_unavailable", {})
+        self._ari_task = asyncio.create_task(self._run_ari_lane(), name=f"ari-{self.channel_id}")
+        self._worker = asyncio.create_task(self._run(), name=f"call-{self.channel_id}")
+
+    async def resume(self, call_id: int) -> None:
+        """Take over a call a previous process left in Stasis: already answered, with its row `call_id`. The
+        flow starts again at its safe point; the caller's voice is brought in as for a new call."""
+        self.feed(ev.CallResumed())
+        self.call_id = call_id
+        # The old process's playback ids ("<channel>~menu-2") may still be live or have events on the way: a
+        # prefix of our own keeps them apart from the new flow's.
+        self.playback_prefix = f"{self.channel_id}~{secrets.token_hex(3)}~"
+        if not self.hung_up and not await self._open_speech():
             self.timeline.record(call_id, "speech_unavailable", {})
         self._ari_task = asyncio.create_task(self._run_ari_lane(), name=f"ari-{self.channel_id}")
         self._worker = asyncio.create_task(self._run(), name=f"call-{self.channel_id}")
@@ -356,6 +375,9 @@ class CallSession:
             raise
         playback_id = self.ari_playback_id(command.playback_id)
         self.current_playback = playback_id
+        # Before the play, not with it: Asterisk runs both in the channel's queue, so a variable set after
+        # the play would only be set once that playback has ended.
+        await self._note_playback(playback_id)
         try:
             await self.control.play(self.channel_id, playback_id, uris)
         except Exception:
@@ -368,6 +390,13 @@ class CallSession:
             sent_ms = (time.monotonic() - self._turn_ended_at) * 1000
             self.timeline.record(self.call_id, "speech_answer_sent", {"ms": round(sent_ms, 1)})
             self._turn_ended_at = None
+
+    async def _note_playback(self, playback_id: str) -> None:
+        """Keep the playback's id on the channel (see PLAYBACK_VARIABLE); a failure here costs nothing now."""
+        try:
+            await self.control.set_variable(self.channel_id, PLAYBACK_VARIABLE, playback_id)
+        except Exception:
+            log.debug("call %s: could not note playback %s", self.channel_id, playback_id, exc_info=True)
 
     def _start_timer(self, name: str, seconds: float) -> None:
         old = self._timers.pop(name, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -13,10 +15,27 @@ from hotline.domain.enums import CallOutcome
 from hotline.services.tickets import TicketInfo, TicketService
 from hotline.services.unit_of_work import unit_of_work
 from hotline.storage import repository
-from hotline.storage.models import Call, CallCreate, Ticket, utc_now
+from hotline.storage.models import Call, CallCreate, CallEvent, Ticket, utc_now
 from kb.loader import KnowledgeBase
 
 __all__ = ["CallStore", "TicketInfo"]
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    at: datetime
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OpenCall:
+    """A call row not closed yet (outcome in_progress), with its timeline in order."""
+
+    call_id: int
+    channel_id: str
+    started_at: datetime
+    timeline: tuple[TimelineStep, ...]
 
 
 class CallStore:
@@ -74,14 +93,38 @@ class CallStore:
         with unit_of_work(self.engine, None) as uow:
             repository.record_unmatched(uow.session, text, best_faq_id=best_faq_id, best_score=score, call_id=call_id)
 
-    def finish_call(self, call_id: int, outcome: CallOutcome, faq_id: str | None, transcript: str | None = None) -> str:
-        """Close the call with its outcome; every call becomes a ticket. Returns the ticket's dossier number."""
+    def open_calls(self, started_before: datetime) -> list[OpenCall]:
+        """Calls still in progress that started before `started_before` (those a previous process left)."""
+        with unit_of_work(self.engine, None, write=False) as uow:
+            session = uow.session
+            calls = session.exec(
+                select(Call).where(Call.outcome == CallOutcome.IN_PROGRESS, Call.started_at < started_before)
+            ).all()
+            result = []
+            for call in calls:
+                steps = session.exec(
+                    select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.at, CallEvent.id)  # type: ignore[arg-type]
+                ).all()
+                timeline = tuple(TimelineStep(e.at, e.kind, dict(e.data)) for e in steps)
+                result.append(OpenCall(_id(call.id), call.channel_id, call.started_at, timeline))
+            return result
+
+    def finish_call(
+        self,
+        call_id: int,
+        outcome: CallOutcome,
+        faq_id: str | None,
+        transcript: str | None = None,
+        ended_at: datetime | None = None,
+    ) -> str:
+        """Close the call with its outcome; every call becomes a ticket. Returns the ticket's dossier number.
+        `ended_at`: when it ended, if not now (a call closed after the app was down)."""
         with unit_of_work(self.engine, self.bus) as uow:
             session = uow.session
             call = session.get(Call, call_id)
             if call is None:
                 raise LookupError(f"no call {call_id}")
-            call.ended_at = utc_now()
+            call.ended_at = ended_at or utc_now()
             call.outcome = outcome
             call.faq_id = faq_id or call.faq_id
             if call.faq_id and (entry := self.kb.get(call.faq_id)):
@@ -89,7 +132,7 @@ class CallStore:
             if transcript:
                 call.transcript = transcript
             session.add(call)
-            repository.record_call_event(session, call_id, "hangup", {"outcome": outcome.value})
+            repository.record_call_event(session, call_id, "hangup", {"outcome": outcome.value}, at=call.ended_at)
             ticket = self.tickets.settle_after_call_in(
                 uow,
                 session.exec(select(Ticket).where(Ticket.call_id == call_id)).first(),

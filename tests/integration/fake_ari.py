@@ -10,8 +10,10 @@ from typing import Any
 @dataclass
 class FakeAri:
     requests: list[tuple[str, ...]] = field(default_factory=list)
-    channels: set[str] = field(default_factory=set)  # channels held by the app
+    held: set[str] = field(default_factory=set)  # channels held by the app
     playing: dict[str, str] = field(default_factory=dict)  # ARI playback id -> channel id
+    variables: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel id, name) -> value
+    bridge_members: dict[str, list[str]] = field(default_factory=dict)
     fail_play: bool = False
 
     async def answer(self, channel_id: str) -> None:
@@ -19,7 +21,7 @@ class FakeAri:
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         self.requests.append(("hangup", channel_id))
-        self.channels.discard(channel_id)
+        self.held.discard(channel_id)
 
     async def play(self, channel_id: str, playback_id: str, media: Sequence[str], lang: str = "fr") -> None:
         self.requests.append(("play", channel_id, playback_id, *media))
@@ -30,6 +32,12 @@ class FakeAri:
     async def stop_playback(self, playback_id: str) -> None:
         self.requests.append(("stop", playback_id))
 
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
+        self.variables[(channel_id, name)] = value
+
+    async def get_variable(self, channel_id: str, name: str) -> str | None:
+        return self.variables.get((channel_id, name))
+
     async def playback(self, playback_id: str) -> dict[str, Any] | None:
         return {"id": playback_id} if playback_id in self.playing else None
 
@@ -37,14 +45,24 @@ class FakeAri:
         self, channel_id: str, context: str, extension: str = "s", priority: int = 1
     ) -> None:
         self.requests.append(("continue", channel_id, context))
-        self.channels.discard(channel_id)
+        self.held.discard(channel_id)
 
     async def application(self) -> dict[str, Any]:
-        return {"channel_ids": sorted(self.channels)}
+        return {"channel_ids": sorted(self.held)}
+
+    async def channels(self) -> list[dict[str, Any]]:
+        return [{"id": channel_id, "state": "Up"} for channel_id in sorted(self.held)]
+
+    async def bridges(self) -> list[dict[str, Any]]:
+        return [{"id": bridge_id, "channels": list(members)} for bridge_id, members in self.bridge_members.items()]
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        self.requests.append(("destroyBridge", bridge_id))
+        self.bridge_members.pop(bridge_id, None)
 
     # --- what Asterisk would send
     def stasis_start(self, channel_id: str, caller: str = "0612345678", exten: str = "0800123456") -> dict[str, Any]:
-        self.channels.add(channel_id)
+        self.held.add(channel_id)
         return {
             "type": "StasisStart",
             "channel": {"id": channel_id, "caller": {"number": caller}, "dialplan": {"exten": exten}},
@@ -75,7 +93,6 @@ class FakeSpeechAri(FakeAri):
     """FakeAri plus what a speech tap asks: externalMedia, snoop, bridges."""
 
     external_hosts: dict[str, str] = field(default_factory=dict)  # externalMedia channel -> host:port
-    bridges: dict[str, list[str]] = field(default_factory=dict)
     fail_external_media: bool = False
 
     async def external_media(self, channel_id: str, app: str, external_host: str, audio_format: str = "ulaw") -> None:
@@ -83,23 +100,19 @@ class FakeSpeechAri(FakeAri):
         if self.fail_external_media:
             raise RuntimeError("ARI externalMedia failed")
         self.external_hosts[channel_id] = external_host
-        self.channels.add(channel_id)
+        self.held.add(channel_id)
 
     async def snoop(self, channel_id: str, snoop_id: str, app: str, spy: str = "in") -> None:
         self.requests.append(("snoop", channel_id, snoop_id, spy))
-        self.channels.add(snoop_id)
+        self.held.add(snoop_id)
 
     async def create_bridge(self, bridge_id: str, bridge_type: str = "mixing") -> None:
         self.requests.append(("bridge", bridge_id, bridge_type))
-        self.bridges[bridge_id] = []
+        self.bridge_members[bridge_id] = []
 
     async def add_channel(self, bridge_id: str, channel_id: str) -> None:
         self.requests.append(("addChannel", bridge_id, channel_id))
-        self.bridges[bridge_id].extend(channel_id.split(","))
-
-    async def destroy_bridge(self, bridge_id: str) -> None:
-        self.requests.append(("destroyBridge", bridge_id))
-        self.bridges.pop(bridge_id, None)
+        self.bridge_members[bridge_id].extend(channel_id.split(","))
 
     def media_started(self, channel_id: str) -> dict[str, Any]:
         return {"type": "StasisStart", "channel": {"id": channel_id, "caller": {"number": ""}, "dialplan": {}}}

@@ -199,7 +199,7 @@ async def test_socket_gap_resync(setup: tuple[IvrApp, FakeAri, CallStore]) -> No
     await settle(app)
     assert ari.plays(CHANNEL)[-1] == ("prompt:menu",)  # the flow moved on
     await app.on_disconnected()
-    ari.channels.discard(CHANNEL)  # the caller hung up during the gap
+    ari.held.discard(CHANNEL)  # the caller hung up during the gap
     await app.on_connected()
     await settle(app)
     assert app.sessions == {}

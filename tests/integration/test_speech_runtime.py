@@ -145,12 +145,12 @@ async def start_call_with_tap(rig: Rig) -> str:
     """The caller's StasisStart; the media channels enter Stasis once requested. Returns the RTP address."""
     await rig.app.handle(rig.ari.stasis_start(CHANNEL))
     media_id, snoop_id = CHANNEL + speech_tap.MEDIA_SUFFIX, CHANNEL + speech_tap.SNOOP_SUFFIX
-    await until(lambda: media_id in rig.ari.external_hosts and snoop_id in rig.ari.channels, "media requests")
-    assert not rig.ari.bridges  # nothing is bridged before the channels are in Stasis
+    await until(lambda: media_id in rig.ari.external_hosts and snoop_id in rig.ari.held, "media requests")
+    assert not rig.ari.bridge_members  # nothing is bridged before the channels are in Stasis
     await rig.app.handle(rig.ari.media_started(snoop_id))
     await rig.app.handle(rig.ari.media_started(media_id))
     bridge = CHANNEL + speech_tap.BRIDGE_SUFFIX
-    await until(lambda: len(rig.ari.bridges.get(bridge, [])) == 2, "the bridge")
+    await until(lambda: len(rig.ari.bridge_members.get(bridge, [])) == 2, "the bridge")
     assert CHANNEL not in rig.app.media_channels._waiting and media_id not in rig.app.sessions
     return rig.ari.external_hosts[media_id]
 
@@ -179,7 +179,7 @@ async def test_the_callers_voice_cuts_the_welcome_and_gets_the_answer(rig: Rig) 
     await until(lambda: any("faq:mairie.horaires" in p for p in rig.ari.plays(CHANNEL)), "the answer")
     await rig.app.handle(stasis_end(CHANNEL))
     await settle(rig.app)
-    await until(lambda: not rig.ari.bridges, "the bridge torn down")
+    await until(lambda: not rig.ari.bridge_members, "the bridge torn down")
     hung_up = {r[1] for r in rig.ari.requests if r[0] == "hangup"}
     assert {CHANNEL + speech_tap.MEDIA_SUFFIX, CHANNEL + speech_tap.SNOOP_SUFFIX} <= hung_up
     events = events_of(rig.engine_url)
@@ -226,7 +226,7 @@ async def test_a_refused_external_media_request_leaves_a_keys_only_call(rig: Rig
     await until(lambda: rig.ari.plays(CHANNEL), "the welcome")
     await rig.app.handle(stasis_end(CHANNEL))
     await settle(rig.app)
-    assert not rig.ari.bridges
+    assert not rig.ari.bridge_members
     assert "speech_unavailable" in [e.kind for e in events_of(rig.engine_url)]
 
 

@@ -41,6 +41,7 @@ from ivr.flow.commands import (
 )
 from ivr.flow.events import (
     CallerHungUp,
+    CallResumed,
     CallStarted,
     DtmfReceived,
     Event,
@@ -1254,6 +1255,54 @@ def test_speech_outside_the_listening_states_is_ignored() -> None:
     assert call.state() is CallState.DOSSIER_ENTRY
     assert call.send(SpeechStarted()) == []
     assert call.send(heard("oui", "mairie.horaires", yes_no=True)) == []
+
+
+# ---- A call adopted after a crash of the app.
+
+
+def test_a_resumed_call_hears_an_apology_then_the_menu() -> None:
+    call = Call()
+    assert call.send(CallResumed()) == [
+        RecordEvent("call_resumed", {}),
+        Play("menu-1", (Prompt("call_resumed"), Prompt("menu")), interruptible=True),
+    ]
+    assert call.state() is CallState.MENU
+    assert call.finish() == [StartTimer("no_input-1", NO_INPUT_TIMEOUT_S)]
+    assert call.keys("1")[-1] == Play("faq_answer-2", (FaqAnswer("mairie.horaires"),), interruptible=False)
+
+
+def test_a_resumed_call_takes_a_menu_key_during_the_apology() -> None:
+    call = Call()
+    call.send(CallResumed())
+    out = call.keys("5")
+    assert out[0] == StopPlayback("menu-1")
+    assert call.state() is CallState.DOSSIER_ENTRY
+
+
+def test_a_resumed_speech_call_listens_and_hints() -> None:
+    call = Call(speech_enabled=True)
+    assert call.send(CallResumed()) == [
+        RecordEvent("call_resumed", {}),
+        Listen(Expect.FREE),
+        Play("menu-1", (Prompt("call_resumed"), Prompt("speech_hint"), Prompt("menu")), interruptible=True),
+    ]
+
+
+def test_a_resumed_call_is_resumed_once_and_not_greeted() -> None:
+    call = Call()
+    call.send(CallResumed())
+    assert call.send(CallResumed()) == []
+    assert call.start() == []
+    started = Call()
+    started.start()
+    assert started.send(CallResumed()) == []
+
+
+def test_a_resumed_call_hung_up_before_the_resume_says_nothing() -> None:
+    call = Call()
+    call.send(CallerHungUp())
+    assert call.send(CallResumed()) == []
+    assert call.flow.outcome is CallOutcome.ABANDONED
 
 
 # ---- Construction.

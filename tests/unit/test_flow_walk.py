@@ -25,6 +25,7 @@ from ivr.flow.commands import (
 )
 from ivr.flow.events import (
     CallerHungUp,
+    CallResumed,
     DtmfReceived,
     Event,
     PlaybackFinished,
@@ -48,6 +49,7 @@ class Walk:
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
+        self.resumed = seed % 10 == 7  # a call adopted after a crash of the app starts at the apology
         self.call = Call(crisis_message=CRISIS if seed % 3 == 0 else None, speech_enabled=seed % 2 == 0)
         self.ended = False
         self.play_ids: list[str] = []
@@ -174,7 +176,7 @@ class Walk:
 
     def run(self) -> None:
         self._before = (None, None)
-        self.check(self.call.start())
+        self.check(self.call.send(CallResumed()) if self.resumed else self.call.start())
         for _ in range(MAX_EVENTS):
             if self.ended:
                 break
