@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from hotline import bus as events
 from hotline.bus import EventBus
@@ -118,7 +119,16 @@ class TicketService:
         faq_id: str | None,
         needs_callback: bool,
     ) -> Ticket:
-        """The ticket of a caller handed to a person (a callback to make, when `needs_callback`)."""
+        """The ticket of a caller handed to a person (a callback to make, when `needs_callback`). One call has one
+        ticket: a call that already has one (asked again after the app was restarted) keeps it."""
+        existing = uow.session.exec(select(Ticket).where(Ticket.call_id == call_id)).first()
+        if existing is not None:
+            if needs_callback and not existing.needs_callback:
+                existing.needs_callback = True
+                uow.session.add(existing)
+            if needs_callback and rules.can_change(existing.status, TicketStatus.WAITING_CALLBACK):
+                self.move_in(uow, existing, TicketStatus.WAITING_CALLBACK, reason=reason)
+            return existing
         entry = self.kb.get(faq_id) if faq_id else None
         subject = rules.subject_for_callback(reason, entry.title if entry else None)
         ticket = self.create_in(

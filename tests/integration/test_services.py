@@ -179,3 +179,15 @@ async def test_a_call_publishes_its_start_its_ticket_and_its_end(engine: Engine)
         ticket = s.exec(select(Ticket)).one()
         # The callback promised on the call survives the caller hanging up.
         assert ticket.status is TicketStatus.WAITING_CALLBACK and ticket.outcome is CallOutcome.ABANDONED
+
+
+async def test_a_call_asking_twice_for_a_person_keeps_one_ticket(engine: Engine) -> None:
+    """After a restart the resumed caller may ask again: the call's ticket is reused, never doubled."""
+    store = CallStore(engine, KB)
+    call_id = store.start_call("1700000000.8", "0612345678", "0800123456")
+    first = store.create_ticket(call_id, "caller_asked", None, needs_callback=True)
+    assert store.create_ticket(call_id, "caller_asked", None, needs_callback=True) == first
+    assert store.finish_call(call_id, CallOutcome.CALLBACK_REQUESTED, None) == first
+    with session_scope(engine, write=False) as s:
+        (ticket,) = s.exec(select(Ticket)).all()
+        assert ticket.status is TicketStatus.WAITING_CALLBACK
