@@ -7,6 +7,7 @@ threads, timers on the event loop). Results of requested work come back to the f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -75,6 +76,8 @@ class CallSession:
         self.store = store
         self.timeline = timeline or TimelineWriter(store)
         self.call_id: int | None = None
+        self._row: asyncio.Future[int] | None = None  # the call's row being written; its id once done
+        self._early_steps: list[tuple[str, dict[str, Any]]] = []  # timeline steps taken before the row was in
         self.outcome: CallOutcome | None = None
         self.faq_id: str | None = None
         self.current_playback: str | None = None  # the ARI id of what is playing, for resync
@@ -99,20 +102,25 @@ class CallSession:
 
     # --- life cycle
     async def start(self) -> None:
-        """Answer at once (the caller is waiting), then open the call's row, then run the flow. Events that
-        arrive meanwhile wait in the queue, behind CallStarted."""
+        """Answer at once (the caller is waiting) and run the flow while the call's row is written: under load
+        the row waits its turn for the database (seconds at 200 calls), the caller must not. Timeline steps
+        taken meanwhile are kept and written once the row's id is known; tickets wait for it. Returns when
+        the row is in; raises if it cannot be written (the app then hands the call to the dialplan fallback)."""
         self.feed(ev.CallStarted(caller=self.caller or "", called=self.called))
         await self.control.answer(self.channel_id)
-        row = asyncio.to_thread(self.store.start_call, self.channel_id, self.caller, self.called)
-        call_id, speech_ok = await asyncio.gather(row, self._open_speech(), return_exceptions=True)
-        if isinstance(call_id, BaseException):
-            if self.speech is not None:
-                await self.speech.close()  # no call row: the app hands the call to the dialplan fallback
-            raise call_id
-        self.call_id = call_id
-        if speech_ok is not True:
-            self.timeline.record(call_id, "speech_unavailable", {})
-        self._worker = asyncio.create_task(self._run(), name=f"call-{self.channel_id}")
+        row = asyncio.ensure_future(asyncio.to_thread(self.store.start_call, self.channel_id, self.caller, self.called))
+        self._row = row
+        if not await self._open_speech():
+            self._record("speech_unavailable", {})
+        worker = self._worker = asyncio.create_task(self._run(), name=f"call-{self.channel_id}")
+        try:
+            call_id = await row
+        except BaseException:
+            worker.cancel()  # no call row: the flow stops (its speech tap closed) before the fallback takes over
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+            raise
+        self._row_written(call_id)
 
     async def _open_speech(self) -> bool:
         """Bring the caller's voice in; on failure the call carries on with keys only (never dropped)."""
@@ -141,9 +149,8 @@ class CallSession:
         self._turn_ended_at = t.ended_at
         if t.text:
             self.transcript.append(t.text)
-        if self.call_id is not None and not self.hung_up:
-            self.timeline.record(
-                self.call_id,
+        if not self.hung_up:
+            self._record(
                 "speech_turn",
                 {
                     "engine": t.engine,
@@ -187,6 +194,9 @@ class CallSession:
 
     async def _finish(self) -> None:
         """Close the call and its ticket; retried, because a lost ticket is a lost citizen request."""
+        if self.call_id is None and self._row is not None:
+            with contextlib.suppress(Exception):  # no row: start() raised, the fallback has the call
+                self._row_written(await self._row)  # hung up before the row was in: close it all the same
         if self.call_id is None:
             self.finished.set()
             return
@@ -238,13 +248,13 @@ class CallSession:
             self.feed(ev.TicketLookedUp(command.dossier, info.found, info.status, info.subject))
         elif isinstance(command, cmd.CreateTicket):
             dossier = await asyncio.to_thread(
-                self.store.create_ticket, self._call_id(), command.reason, command.faq_id, command.needs_callback
+                self.store.create_ticket, await self._row_id(), command.reason, command.faq_id, command.needs_callback
             )
             self.feed(ev.TicketCreated(dossier))
         elif isinstance(command, cmd.RecordEvent):
             if command.kind == "faq_answered" and isinstance(command.data.get("faq_id"), str):
                 self.faq_id = str(command.data["faq_id"])
-            self.timeline.record(self._call_id(), command.kind, dict(command.data))
+            self._record(command.kind, dict(command.data))
         elif isinstance(command, cmd.SetOutcome):
             self.outcome = command.outcome
         elif isinstance(command, cmd.Listen):
@@ -252,7 +262,7 @@ class CallSession:
                 self.speech.listener.listen_for(command.expect)
         elif isinstance(command, cmd.KeepUnmatched):
             await asyncio.to_thread(
-                self.store.keep_unmatched, self._call_id(), command.text, command.best_faq_id, command.score
+                self.store.keep_unmatched, await self._row_id(), command.text, command.best_faq_id, command.score
             )
         elif isinstance(command, cmd.Hangup):
             if not self.hung_up:
@@ -272,10 +282,10 @@ class CallSession:
         self.current_playback = playback_id
         try:
             await self.control.play(self.channel_id, playback_id, uris)
-            if self._time_answer and self._turn_ended_at is not None and self.call_id is not None:
+            if self._time_answer and self._turn_ended_at is not None:
                 # From the end of the caller's turn to Asterisk accepting the answer's playback.
                 sent_ms = (time.monotonic() - self._turn_ended_at) * 1000
-                self.timeline.record(self.call_id, "speech_answer_sent", {"ms": round(sent_ms, 1)})
+                self._record("speech_answer_sent", {"ms": round(sent_ms, 1)})
                 self._turn_ended_at = None
             self._time_answer = False
         except Exception:
@@ -301,10 +311,27 @@ class CallSession:
             handle.cancel()
         self._timers.clear()
 
-    def _call_id(self) -> int:
+    def _row_written(self, call_id: int) -> None:
         if self.call_id is None:
+            self.call_id = call_id
+            for kind, data in self._early_steps:
+                self.timeline.record(call_id, kind, data)
+            self._early_steps.clear()
+
+    def _record(self, kind: str, data: dict[str, Any]) -> None:
+        """A timeline step; kept until the call's row is in if it is not yet."""
+        if self.call_id is None:
+            self._early_steps.append((kind, data))
+        else:
+            self.timeline.record(self.call_id, kind, data)
+
+    async def _row_id(self) -> int:
+        """The call's row id, once written (tickets and kept utterances point at it)."""
+        if self.call_id is not None:
+            return self.call_id
+        if self._row is None:
             raise RuntimeError("call not started")
-        return self.call_id
+        return await self._row
 
     # --- resync after the events socket was down
     async def resync(self) -> None:
