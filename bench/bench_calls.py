@@ -3,6 +3,7 @@
 
     python -m bench.bench_calls            # 50, 100 and 200 concurrent calls
     python -m bench.bench_calls --levels 20
+    python -m bench.bench_calls --keep /tmp/load   # keep the log, database and sipp files there
 
 Needs root (the Asterisk sandbox) and the tools `scripts/setup` installs. Runs `hotline serve` itself on a
 fresh SQLite database with the e2e knowledge base (short answers), and stops what it started.
@@ -11,6 +12,7 @@ fresh SQLite database with the e2e knowledge base (short answers), and stops wha
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
 import time
@@ -116,6 +118,7 @@ def format_table(rows: list[Row]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--levels", type=int, nargs="+", default=list(LEVELS))
+    parser.add_argument("--keep", type=Path, help="keep the hotline log, database and sipp files in this folder")
     args = parser.parse_args()
     settings = e2e_settings()
     sandbox = Sandbox(settings, echo=print)
@@ -125,8 +128,8 @@ def main() -> None:
     asterisk_pid = sandbox.running_pid()
     assert asterisk_pid is not None
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
-        workdir = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        workdir = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hotline-bench-")))
         proc = start_hotline(settings_env(settings), workdir)
         try:
             proc.wait_ari(connected=True)

@@ -21,6 +21,5 @@ def serve(
     settings = get_settings()
     upgrade_database(settings.effective_database_url())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per ARI request is noise, and costs CPU
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # a line per caller turn
     hotline_app.serve(settings, host or settings.host, port or settings.port)

@@ -1,4 +1,5 @@
-"""A thin, typed client for Asterisk's REST Interface: REST calls over httpx, events over a WebSocket.
+"""A thin, typed client for Asterisk's REST Interface: REST calls over keep-alive HTTP (`ivr.ari.http`), events
+over a WebSocket.
 
 Ids are chosen by the caller (playback, bridge and channel ids), so a listener can be registered before the
 POST: ARI may send the event before it answers the request.
@@ -15,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import httpx
 import websockets
+
+from ivr.ari.http import HttpPool
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +60,16 @@ class AriConfig:
 
 
 class AriClient:
-    """REST side. One shared httpx client with keep-alive connections."""
+    """REST side. One shared pool of keep-alive connections."""
 
-    def __init__(self, config: AriConfig, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, config: AriConfig) -> None:
         self.config = config
-        self._http = http or httpx.AsyncClient(
-            base_url=config.base_url.rstrip("/"),
-            auth=(config.user, config.password),
+        self._http = HttpPool(
+            config.base_url,
+            config.user,
+            config.password,
+            max_connections=MAX_REST_CONNECTIONS,
             timeout=REST_TIMEOUT_S,
-            limits=httpx.Limits(max_connections=MAX_REST_CONNECTIONS, max_keepalive_connections=MAX_REST_CONNECTIONS),
         )
 
     async def aclose(self) -> None:
@@ -76,13 +79,13 @@ class AriClient:
         self,
         method: str,
         path: str,
-        params: httpx.QueryParams | dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
     ) -> Any:
-        response = await self._http.request(method, path, params=params, json=body)
-        if response.status_code >= 400:
-            raise AriError(method, path, response.status_code, response.text)
-        if not response.content:
+        response = await self._http.request(method, path, params, body)
+        if response.status >= 400:
+            raise AriError(method, path, response.status, response.text)
+        if not response.body:
             return None
         return response.json()
 
@@ -111,7 +114,7 @@ class AriClient:
         # One comma-separated `media`: Asterisk keeps only the last of repeated `media` parameters.
         if any("," in uri for uri in media):
             raise ValueError(f"a media URI cannot contain a comma: {list(media)}")
-        params = httpx.QueryParams({"media": ",".join(media), "lang": lang})
+        params = {"media": ",".join(media), "lang": lang}
         await self.request("POST", f"/channels/{quote(channel_id)}/play/{quote(playback_id)}", params)
 
     async def continue_in_dialplan(

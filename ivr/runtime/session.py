@@ -92,6 +92,8 @@ class CallSession:
         self.store = store
         self.timeline = timeline or TimelineWriter(store)
         self.call_id: int | None = None
+        self._row: asyncio.Future[int] | None = None  # the call's row being written; its id once done
+        self._early_steps: list[tuple[str, dict[str, Any]]] = []  # timeline steps taken before the row was in
         self.outcome: CallOutcome | None = None
         self.faq_id: str | None = None
         self.current_playback: str | None = None  # the ARI id of what is playing, for resync
@@ -120,21 +122,28 @@ class CallSession:
 
     # --- life cycle
     async def start(self) -> None:
-        """Answer at once (the caller is waiting), then open the call's row, then run the flow. Events that
-        arrive meanwhile wait in the queue, behind CallStarted."""
+        """Answer at once (the caller is waiting) and run the flow while the call's row is written: under load
+        the row waits its turn for the database (seconds at 200 calls), the caller must not. Timeline steps
+        taken meanwhile are kept and written once the row's id is known; tickets wait for it. Returns when
+        the row is in; raises if it cannot be written (the app then hands the call to the dialplan fallback)."""
         self.feed(ev.CallStarted(caller=self.caller or "", called=self.called))
         await self.control.answer(self.channel_id)
-        row = asyncio.to_thread(self.store.start_call, self.channel_id, self.caller, self.called, self.flow.crisis_mode)
-        call_id, speech_ok = await asyncio.gather(row, self._open_speech(), return_exceptions=True)
-        if isinstance(call_id, BaseException):
-            if self.speech is not None:
-                await self.speech.close()  # no call row: the app hands the call to the dialplan fallback
-            raise call_id
-        self.call_id = call_id
-        if speech_ok is not True:
-            self.timeline.record(call_id, "speech_unavailable", {})
+        row = asyncio.ensure_future(
+            asyncio.to_thread(self.store.start_call, self.channel_id, self.caller, self.called, self.flow.crisis_mode)
+        )
+        self._row = row
+        if not await self._open_speech():
+            self._record("speech_unavailable", {})
         self._ari_task = asyncio.create_task(self._run_ari_lane(), name=f"ari-{self.channel_id}")
-        self._worker = asyncio.create_task(self._run(), name=f"call-{self.channel_id}")
+        worker = self._worker = asyncio.create_task(self._run(), name=f"call-{self.channel_id}")
+        try:
+            call_id = await row
+        except BaseException:
+            worker.cancel()  # no call row: the flow stops (its speech tap closed) before the fallback takes over
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+            raise
+        self._row_written(call_id)
 
     async def resume(self, call_id: int) -> None:
         """Take over a call a previous process left in Stasis: already answered, with its row `call_id`. The
@@ -176,9 +185,8 @@ class CallSession:
         self._turn_ended_at = t.ended_at
         if t.text:
             self.transcript.append(t.text)
-        if self.call_id is not None and not self.hung_up:
-            self.timeline.record(
-                self.call_id,
+        if not self.hung_up:
+            self._record(
                 "speech_turn",
                 {
                     "engine": t.engine,
@@ -221,6 +229,9 @@ class CallSession:
 
     async def _finish(self) -> None:
         """Close the call and its ticket; retried, because a lost ticket is a lost citizen request."""
+        if self.call_id is None and self._row is not None:
+            with contextlib.suppress(Exception):  # no row: start() raised, the fallback has the call
+                self._row_written(await self._row)  # hung up before the row was in: close it all the same
         if self.call_id is None:
             self.finished.set()
             return
@@ -245,7 +256,9 @@ class CallSession:
         while True:
             await self._queue.join()
             await self._ari_lane.join()
-            if self._operations:
+            if self._row is not None and not self._row.done():
+                await asyncio.wait([self._row])
+            elif self._operations:
                 await asyncio.gather(*self._operations, return_exceptions=True)
             elif self._queue.empty():
                 return
@@ -280,15 +293,11 @@ class CallSession:
             case cmd.CreateTicket():
                 self._operate(self._create_ticket(command), command)
             case cmd.KeepUnmatched():
-                call_id = self._call_id()
-                work = asyncio.to_thread(
-                    self.store.keep_unmatched, call_id, command.text, command.best_faq_id, command.score
-                )
-                self._operate(work, command)
+                self._operate(self._keep_unmatched(command), command)
             case cmd.SetAnswered(faq_id=faq_id):
                 self.faq_id = faq_id
             case cmd.RecordEvent(kind=kind, data=data):
-                self.timeline.record(self._call_id(), kind, dict(data))
+                self._record(kind, dict(data))
             case cmd.SetOutcome(outcome=outcome):
                 self.outcome = outcome
             case cmd.Listen(expect=expect):
@@ -320,8 +329,12 @@ class CallSession:
         info = await asyncio.to_thread(self.store.lookup_ticket, dossier)
         self.feed(ev.TicketLookedUp(dossier, info.found, info.status, info.subject))
 
+    async def _keep_unmatched(self, command: cmd.KeepUnmatched) -> None:
+        call_id = await self._row_id()
+        await asyncio.to_thread(self.store.keep_unmatched, call_id, command.text, command.best_faq_id, command.score)
+
     async def _create_ticket(self, command: cmd.CreateTicket) -> None:
-        call_id = self._call_id()
+        call_id = await self._row_id()
         dossier = await asyncio.to_thread(
             self.store.create_ticket, call_id, command.reason, command.faq_id, command.needs_callback
         )
@@ -385,10 +398,10 @@ class CallSession:
             self.current_playback = None
             self.feed(ev.PlaybackFinished(command.playback_id))
             raise
-        if answers_turn and self._turn_ended_at is not None and self.call_id is not None:
+        if answers_turn and self._turn_ended_at is not None:
             # From the end of the caller's turn to Asterisk accepting the answer's playback.
             sent_ms = (time.monotonic() - self._turn_ended_at) * 1000
-            self.timeline.record(self.call_id, "speech_answer_sent", {"ms": round(sent_ms, 1)})
+            self._record("speech_answer_sent", {"ms": round(sent_ms, 1)})
             self._turn_ended_at = None
 
     async def _note_playback(self, playback_id: str) -> None:
@@ -414,10 +427,27 @@ class CallSession:
             handle.cancel()
         self._timers.clear()
 
-    def _call_id(self) -> int:
+    def _row_written(self, call_id: int) -> None:
         if self.call_id is None:
+            self.call_id = call_id
+            for kind, data in self._early_steps:
+                self.timeline.record(call_id, kind, data)
+            self._early_steps.clear()
+
+    def _record(self, kind: str, data: dict[str, Any]) -> None:
+        """A timeline step; kept until the call's row is in if it is not yet."""
+        if self.call_id is None:
+            self._early_steps.append((kind, data))
+        else:
+            self.timeline.record(self.call_id, kind, data)
+
+    async def _row_id(self) -> int:
+        """The call's row id, once written (tickets and kept utterances point at it)."""
+        if self.call_id is not None:
+            return self.call_id
+        if self._row is None:
             raise RuntimeError("call not started")
-        return self.call_id
+        return await self._row
 
     # --- resync after the events socket was down
     async def resync(self) -> None:
