@@ -19,11 +19,30 @@ from kb.schema import Entry
 SIZES = (100, 1_000, 10_000)
 # Place names make the copies of a question distinct sentences, as a large real KB would have.
 _PLACES = (
-    "à Aurevault", "à Villeroux", "à Chaumières", "à Fontclaire", "aux Trois-Ponts", "à Sainte-Aline",
-    "à Montbrun-le-Haut", "à Saint-Médard", "à Lassigny-la-Forêt", "à Bréval", "au Bourg-d'Orvanne",
-    "à Courtenay-les-Vignes", "aux Hauts-de-Sorel", "à la Gravière", "au Faubourg-Saint-Jean",
-    "aux Tilleuls", "aux Granges-Basses", "au Moulin-Rouget", "à la Croix-Perrin", "au Pré-Fleuri",
-    "aux Essarts", "pour ma mère", "pour mon voisin", "pour mon fils",
+    "à Aurevault",
+    "à Villeroux",
+    "à Chaumières",
+    "à Fontclaire",
+    "aux Trois-Ponts",
+    "à Sainte-Aline",
+    "à Montbrun-le-Haut",
+    "à Saint-Médard",
+    "à Lassigny-la-Forêt",
+    "à Bréval",
+    "au Bourg-d'Orvanne",
+    "à Courtenay-les-Vignes",
+    "aux Hauts-de-Sorel",
+    "à la Gravière",
+    "au Faubourg-Saint-Jean",
+    "aux Tilleuls",
+    "aux Granges-Basses",
+    "au Moulin-Rouget",
+    "à la Croix-Perrin",
+    "au Pré-Fleuri",
+    "aux Essarts",
+    "pour ma mère",
+    "pour mon voisin",
+    "pour mon fils",
 )
 
 
@@ -88,8 +107,14 @@ def measure(
             matcher.match(q)
             times.append((time.perf_counter() - t) * 1000)
         rows.append(
-            Row(matcher.variant_count, len(big.entries), build, memory,
-                float(np.percentile(times, 50)), float(np.percentile(times, 99)))
+            Row(
+                matcher.variant_count,
+                len(big.entries),
+                build,
+                memory,
+                float(np.percentile(times, 50)),
+                float(np.percentile(times, 99)),
+            )
         )
         del matcher
     return rows
@@ -116,6 +141,10 @@ def time_cli_contract(lines: list[str], cache_dir: str) -> float:
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "hotline.cli", "kb", "match", "--json", "-"],
-        input="\n".join(lines) + "\n", capture_output=True, text=True, env=env, check=True,
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     return time.perf_counter() - start

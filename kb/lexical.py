@@ -80,9 +80,7 @@ class LexicalIndex:
         for word in content_words(normalized):
             s = stem(word)
             if s not in self.idf and len(word) >= FUZZY_MIN_LENGTH:
-                best = process.extractOne(
-                    word, self._surface_words, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN_RATIO
-                )
+                best = process.extractOne(word, self._surface_words, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN_RATIO)
                 if best is not None:
                     s = self._surface_stem[best[0]]
             weights[s] = self.idf.get(s, self.unknown_idf)

@@ -64,9 +64,7 @@ class Entry(BaseModel):
     def _phone_friendly(cls, text: str) -> str:
         words = len(text.split())
         if words > MAX_SPOKEN_WORDS:
-            raise ValueError(
-                f"{words} words is longer than about 45 s read aloud (at most {MAX_SPOKEN_WORDS} words)"
-            )
+            raise ValueError(f"{words} words is longer than about 45 s read aloud (at most {MAX_SPOKEN_WORDS} words)")
         if _URL_IN_SPEECH.search(text):
             raise ValueError("a spoken answer must not spell out a web address; put it in web_answer")
         return text
