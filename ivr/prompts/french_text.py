@@ -18,6 +18,8 @@ the next ones, and the most specific shapes of numbers go first):
 13. tidying: elision ("de une" → "d'une") and spaces.
 
 Punctuation is kept: the synthesiser pauses on it. Pure standard library, no I/O.
+Apply it to plain text, before any synthesiser markup is added (markup such as `<speed level="80">`
+has digits of its own, which it would spell out).
 """
 
 from __future__ import annotations
