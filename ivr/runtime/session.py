@@ -17,9 +17,11 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime
 from typing import Any, Protocol, assert_never
 
 from hotline.domain.enums import CallOutcome
+from hotline.storage.models import utc_now
 from ivr.flow import commands as cmd
 from ivr.flow import events as ev
 from ivr.runtime.speech_tap import SpeechTap
@@ -93,7 +95,7 @@ class CallSession:
         self.timeline = timeline or TimelineWriter(store)
         self.call_id: int | None = None
         self._row: asyncio.Future[int] | None = None  # the call's row being written; its id once done
-        self._early_steps: list[tuple[str, dict[str, Any]]] = []  # timeline steps taken before the row was in
+        self._early_steps: list[tuple[str, dict[str, Any], datetime]] = []  # steps taken before the row was in
         self.outcome: CallOutcome | None = None
         self.faq_id: str | None = None
         self.current_playback: str | None = None  # the ARI id of what is playing, for resync
@@ -430,14 +432,14 @@ class CallSession:
     def _row_written(self, call_id: int) -> None:
         if self.call_id is None:
             self.call_id = call_id
-            for kind, data in self._early_steps:
-                self.timeline.record(call_id, kind, data)
+            for kind, data, at in self._early_steps:
+                self.timeline.record(call_id, kind, data, at)
             self._early_steps.clear()
 
     def _record(self, kind: str, data: dict[str, Any]) -> None:
         """A timeline step; kept until the call's row is in if it is not yet."""
         if self.call_id is None:
-            self._early_steps.append((kind, data))
+            self._early_steps.append((kind, data, utc_now()))
         else:
             self.timeline.record(self.call_id, kind, data)
 

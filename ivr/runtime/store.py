@@ -62,13 +62,13 @@ class CallStore:
             return call_id
 
     def record_event(self, call_id: int, kind: str, data: dict[str, Any]) -> None:
-        self.record_events([(call_id, kind, data)])
+        self.record_events([(call_id, kind, data, utc_now())])
 
-    def record_events(self, steps: list[tuple[int, str, dict[str, Any]]]) -> None:
-        """Several timeline steps (of any calls) in one transaction."""
+    def record_events(self, steps: list[tuple[int, str, dict[str, Any], datetime]]) -> None:
+        """Several timeline steps (of any calls) in one transaction, each at the time it happened."""
         with unit_of_work(self.engine, None) as uow:
-            for call_id, kind, data in steps:
-                repository.record_call_event(uow.session, call_id, kind, data)
+            for call_id, kind, data, at in steps:
+                repository.record_call_event(uow.session, call_id, kind, data, at=at)
 
     def lookup_ticket(self, dossier_number: str) -> TicketInfo:
         return self.tickets.lookup(dossier_number)

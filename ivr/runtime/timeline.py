@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 
+from hotline.storage.models import utc_now
 from ivr.runtime.store import CallStore
 
 log = logging.getLogger(__name__)
@@ -20,7 +22,7 @@ TIMELINE_BATCH = 200  # rows a transaction; larger batches only lengthen the wri
 WRITE_ATTEMPTS = 5
 RETRY_S = 1.0
 
-Step = tuple[int, str, dict[str, Any]]
+Step = tuple[int, str, dict[str, Any], datetime]  # call id, kind, data, when it happened
 
 
 class TimelineWriter:
@@ -29,10 +31,11 @@ class TimelineWriter:
         self._queue: asyncio.Queue[Step] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
-    def record(self, call_id: int, kind: str, data: dict[str, Any]) -> None:
+    def record(self, call_id: int, kind: str, data: dict[str, Any], at: datetime | None = None) -> None:
+        """Queue a step; `at` (default now) is when it happened, not when the batch is written."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="timeline-writer")
-        self._queue.put_nowait((call_id, kind, data))
+        self._queue.put_nowait((call_id, kind, data, at or utc_now()))
 
     async def flush(self) -> None:
         """Wait until every step queued so far is written."""
