@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
 from hotline.app import build
@@ -22,14 +23,27 @@ from tests.e2e.hotline_proc import E2E_KB
 WAIT_S = 10.0
 
 
+# What an Asterisk with no call in the app answers to the REST requests the IVR makes when it connects (it
+# looks for calls a previous process left: see ivr.runtime.adoption).
+EMPTY_ARI = {"/ari/applications/hotline": '{"name": "hotline", "channel_ids": [], "bridge_ids": []}'}
+EMPTY_LIST = "[]"
+
+
 class AriEventsStandIn:
-    """Accepts the IVR's ARI events socket and holds it open, as Asterisk does; counts who came and went."""
+    """Accepts the IVR's ARI events socket and holds it open, as Asterisk does; counts who came and went. Plain
+    REST requests get the answers of an Asterisk with no call."""
 
     def __init__(self) -> None:
         self.opened = threading.Event()
         self.closed = threading.Event()
-        self.server: Server = serve(self._handle, "127.0.0.1", 0)
+        self.server: Server = serve(self._handle, "127.0.0.1", 0, process_request=self._rest)
         self.port: int = self.server.socket.getsockname()[1]
+
+    def _rest(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None  # the events socket
+        path = request.path.split("?", 1)[0]
+        return connection.respond(200, EMPTY_ARI.get(path, EMPTY_LIST))
 
     def _handle(self, connection: ServerConnection) -> None:
         self.opened.set()
