@@ -194,31 +194,37 @@ class TtsCache:
         return self.warm_groups([texts])[0]
 
     def warm_groups(self, groups: Sequence[Iterable[str]]) -> list[WarmReport]:
-        """`warm` for several groups of texts (prompts, answers) in one pool, a report per group.
+        """`warm` for several groups of texts in one pool, a report per group, each timed to its last file.
 
-        The longest texts start first, so the pool does not end waiting on one long answer started last.
+        Groups go in the order given (the first ones are ready soonest); within a group the longest texts
+        start first, so the pool does not end waiting on one long answer started last.
         """
         started = time.perf_counter()
         uniques = [list(dict.fromkeys(normalise_text(t) for t in texts if normalise_text(t))) for texts in groups]
         missing = [[t for t in unique if not self.is_cached(t)] for unique in uniques]
         failed: list[dict[str, str]] = [{} for _ in groups]
-        jobs = [(text, group) for group, texts in enumerate(missing) for text in texts]
-        jobs.sort(key=lambda job: -len(job[0]))
+        done_at = [started] * len(groups)
+        jobs = [(group, text) for group, texts in enumerate(missing) for text in texts]
+        jobs.sort(key=lambda job: (job[0], -len(job[1])))
+
+        def synthesise(group: int, text: str) -> None:
+            try:
+                self.get(text)
+            except (TtsError, OSError) as exc:
+                log.error("TTS warm-up failed for %r: %s", text[:60], exc)
+                failed[group][text] = str(exc)
+            done_at[group] = max(done_at[group], time.perf_counter())
+
         if jobs:
             with ThreadPoolExecutor(max_workers=MAX_WARM_WORKERS, thread_name_prefix="tts-warm") as pool:
-                futures = [(text, group, pool.submit(self.get, text)) for text, group in jobs]
-                for text, group, future in futures:
-                    try:
-                        future.result()
-                    except (TtsError, OSError) as exc:
-                        log.error("TTS warm-up failed for %r: %s", text[:60], exc)
-                        failed[group][text] = str(exc)
+                for future in [pool.submit(synthesise, group, text) for group, text in jobs]:
+                    future.result()
         return [
             WarmReport(
                 generated=len(missing[i]) - len(failed[i]),
                 cached=len(uniques[i]) - len(missing[i]),
                 failed=failed[i],
-                seconds=time.perf_counter() - started,
+                seconds=done_at[i] - started if missing[i] else time.perf_counter() - started,
             )
             for i in range(len(groups))
         ]

@@ -99,19 +99,21 @@ class WarmAllReport:
     staff_audio: int  # KB answers from a staff recording, converted
     staff_audio_failed: dict[str, str] = field(default_factory=dict)  # faq id → error (falls back to TTS)
     seconds: float = 0.0
+    together: WarmReport = field(default_factory=lambda: WarmReport(0, 0))  # prompts played as one sentence
 
     @property
     def ok(self) -> bool:
-        return not (self.prompts.failed or self.answers.failed or self.staff_audio_failed)
+        return not (self.prompts.failed or self.answers.failed or self.together.failed or self.staff_audio_failed)
 
     def summary(self) -> str:
+        failures = len(self.prompts.failed) + len(self.answers.failed) + len(self.together.failed)
         return (
             f"prompts: {self.recorded_prompts} recorded, {self.prompts.generated} synthesised, "
-            f"{self.prompts.cached} cached ({self.prompts.seconds:.2f} s); answers: {self.staff_audio} recorded "
-            f"by staff, {self.answers.generated} synthesised, {self.answers.cached} cached "
-            f"({self.answers.seconds:.2f} s); failures: "
-            f"{len(self.prompts.failed) + len(self.answers.failed) + len(self.staff_audio_failed)}; "
-            f"total {self.seconds:.2f} s"
+            f"{self.prompts.cached} cached (ready at {self.prompts.seconds:.2f} s); answers: {self.staff_audio} "
+            f"recorded by staff, {self.answers.generated} synthesised, {self.answers.cached} cached "
+            f"(ready at {self.answers.seconds:.2f} s); prompts played together: {self.together.generated} "
+            f"synthesised, {self.together.cached} cached (ready at {self.together.seconds:.2f} s); failures: "
+            f"{failures + len(self.staff_audio_failed)}; total {self.seconds:.2f} s"
         )
 
 
@@ -266,10 +268,7 @@ class PromptResolver:
         started = time.perf_counter()
         prompt_tts = [t for t in self.prompt_texts.values() if self.recorded.find(t) is None]
         recorded_prompts = len(self.prompt_texts) - len(prompt_tts)
-        for keys in self.played_together:
-            text = self.tts_text([self.prompt_part(key) for key in keys])
-            if text is not None:
-                prompt_tts.append(text)
+        together_tts = [self.tts_text([self.prompt_part(key) for key in keys]) for keys in self.played_together]
 
         answer_tts: list[str] = []
         staff_audio = 0
@@ -285,12 +284,15 @@ class PromptResolver:
                     staff_failed[faq_id] = str(exc)
             if self.recorded.find(spoken) is None:
                 answer_tts.append(spoken)
-        # One pool for both: the prompts are short, they fill the gaps between long answers.
-        prompts_report, answers_report = self.cache.warm_groups([prompt_tts, answer_tts])
+        # One pool; the single prompts and the answers first, the combinations of prompts last.
+        prompts_report, answers_report, together_report = self.cache.warm_groups(
+            [prompt_tts, answer_tts, [text for text in together_tts if text is not None]]
+        )
         report = WarmAllReport(
             prompts=prompts_report,
             recorded_prompts=recorded_prompts,
             answers=answers_report,
+            together=together_report,
             staff_audio=staff_audio,
             staff_audio_failed=staff_failed,
             seconds=time.perf_counter() - started,

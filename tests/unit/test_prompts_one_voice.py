@@ -104,7 +104,8 @@ def test_warm_all_warms_the_prompts_played_together(resolver: PromptResolver, en
     report = resolver.warm_all()
     together = f"{PROMPT_TEXTS['invalid']} {PROMPT_TEXTS['menu']}"
     assert together in engine.calls
-    assert report.prompts.generated == 3  # your_dossier_is, menu, invalid + menu ("invalid" + "goodbye": recorded)
+    assert report.prompts.generated == 2  # your_dossier_is, menu
+    assert report.together.generated == 1  # invalid + menu ("invalid" + "goodbye" are both recordings)
     assert resolver.cache.is_cached(together)
 
 
