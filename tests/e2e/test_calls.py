@@ -32,6 +32,8 @@ from tests.e2e.sip.pcap import Dtmf, Silence, Step
 pytestmark = pytest.mark.e2e
 
 # Timings of the caller's script, from the answer. The e2e KB's answers are one short sentence.
+DEFAULT_CALL_TIMEOUT_S = 120.0  # place_call's default
+CALL_TIMEOUT_MARGIN_S = 10.0
 CHOOSE_MS = 1500  # a menu key pressed during the greeting (interruptible) is taken as the choice
 AFTER_ANSWER_MS = 8000  # the short answer has played and the "did it help?" question is playing
 
@@ -48,7 +50,9 @@ def hotline(asterisk: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory)
 
 
 def call(asterisk: AsteriskSandbox, steps: list[Step], caller: str = "0612345678", hold_ms: int = 60_000) -> CallResult:
-    result = place_call(steps, from_user=caller, hold_ms=hold_ms, target=asterisk.target)
+    # sipp's whole-call timeout (120 s by default) never ends a call before the hold the test asked for.
+    timeout = max(DEFAULT_CALL_TIMEOUT_S, hold_ms / 1000 + CALL_TIMEOUT_MARGIN_S)
+    result = place_call(steps, from_user=caller, hold_ms=hold_ms, target=asterisk.target, timeout=timeout)
     assert result.answered, result.describe()
     return result
 
