@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,11 @@ class Settings(BaseSettings):
     )
     prompts_dir_in_asterisk: str = Field(
         "/var/lib/hotline/sounds", description="The same folder as Asterisk sees it (shared volume in compose)."
+    )
+    tts_engine: Literal["pico", "espeak"] = Field(
+        "pico",
+        description="Voice of the prompts without a human recording: pico (SVOX Pico, natural French; falls back "
+        "to espeak-ng when pico2wave is missing) or espeak (espeak-ng, robotic).",
     )
     fallback_queue_seconds: int = Field(
         45,

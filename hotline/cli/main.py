@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from hotline.cli import asterisk_commands, bench_commands, db_commands, kb_commands, serve_command, transcribe_command
+from hotline.cli import (
+    asterisk_commands,
+    bench_commands,
+    db_commands,
+    kb_commands,
+    say_command,
+    serve_command,
+    transcribe_command,
+)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Citizen hotline: IVR, knowledge base, console.")
 app.add_typer(kb_commands.app, name="kb")
@@ -13,6 +21,7 @@ app.add_typer(bench_commands.app, name="bench")
 app.add_typer(asterisk_commands.app, name="asterisk")
 app.command("serve")(serve_command.serve)
 app.command("transcribe")(transcribe_command.transcribe)
+app.command("say")(say_command.say)
 
 
 def main() -> None:

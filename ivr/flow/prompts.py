@@ -58,3 +58,22 @@ PROMPT_TEXTS: dict[str, str] = {
         "Merci de rappeler dans quelques minutes."
     ),
 }
+
+# Catalog keys the flow plays together as one playback: one voice per playback means each is synthesised as
+# one sentence, so they are warmed at start-up like the single prompts. A reprompt is the failure's prompt,
+# then the state's prompt again (CallFlow._fail and _reprompt_media).
+_MENUS: tuple[tuple[str, ...], ...] = (("menu",), ("speech_hint", "menu"))
+_REPROMPTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("no_input", "invalid", "no_match"), ("menu",)),
+    (("no_input", "invalid", "no_match"), ("speech_hint", "menu")),
+    (("no_input", "invalid", "no_match"), ("confirm",)),
+    (("no_input", "invalid", "no_match"), ("confirm_speech",)),
+    (("no_input", "invalid", "dossier_invalid", "dossier_incomplete", "dossier_not_found"), ("dossier_enter",)),
+    (("no_input", "invalid"), ("anything_else",)),
+)
+PLAYED_TOGETHER: tuple[tuple[str, ...], ...] = (
+    ("speech_hint", "menu"),
+    *(("call_resumed", *menu) for menu in _MENUS),
+    *((failure, *tail) for failures, tail in _REPROMPTS for failure in failures),
+    ("technical_problem", "goodbye"),
+)

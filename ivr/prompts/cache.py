@@ -1,4 +1,7 @@
-"""The TTS file cache: one WAV per (engine, voice, text), written where Asterisk can read it.
+"""The TTS file cache: one WAV per (engine, voice, prepared text), written where Asterisk can read it.
+
+The text is prepared for speech (`prepare`, e.g. times and phone numbers into words) before it is keyed and
+synthesised, so a change of preparation, engine or voice never serves stale audio.
 
 Layout, under the prompts folder (settings.effective_prompts_dir() on this host, seen by Asterisk as
 settings.prompts_dir_in_asterisk):
@@ -22,13 +25,14 @@ import tempfile
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline.settings import Settings
-from ivr.prompts.tts import TtsEngine, TtsError, convert_file_to_phone_wav
+from ivr.prompts.french_text import speakable
+from ivr.prompts.tts import TtsEngine, TtsError, convert_file_to_phone_wav, engine_named
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,11 @@ DIR_MODE = 0o755
 MAX_WARM_WORKERS = max(1, min(4, os.cpu_count() or 1))
 # Bump when the staff-audio conversion changes, so converted copies are redone.
 RECORDED_CONVERSION_VERSION = "1"
+
+
+def unchanged(text: str) -> str:
+    """The default text preparation: none."""
+    return text
 
 
 def normalise_text(text: str) -> str:
@@ -85,10 +94,17 @@ class WarmReport:
 class TtsCache:
     """Synthesise once, play many times: text → Asterisk media URI of a cached WAV."""
 
-    def __init__(self, engine: TtsEngine, folder: Path, folder_in_asterisk: str) -> None:
+    def __init__(
+        self,
+        engine: TtsEngine,
+        folder: Path,
+        folder_in_asterisk: str,
+        prepare: Callable[[str], str] = unchanged,
+    ) -> None:
         if not folder_in_asterisk.startswith("/"):
             raise ValueError(f"the prompts folder as Asterisk sees it must be absolute: {folder_in_asterisk!r}")
         self.engine = engine
+        self.prepare = prepare  # French text → what the engine reads (before keying and synthesis)
         self.folder = folder
         self.folder_in_asterisk = folder_in_asterisk.rstrip("/") or "/"
         self._locks: dict[str, threading.Lock] = {}
@@ -96,13 +112,19 @@ class TtsCache:
         self._imported: dict[tuple[str, int, int], str] = {}  # (path, mtime, size) → content key
 
     @classmethod
-    def from_settings(cls, settings: Settings, engine: TtsEngine) -> TtsCache:
-        return cls(engine, settings.effective_prompts_dir(), settings.prompts_dir_in_asterisk)
+    def from_settings(
+        cls, settings: Settings, engine: TtsEngine, prepare: Callable[[str], str] = unchanged
+    ) -> TtsCache:
+        return cls(engine, settings.effective_prompts_dir(), settings.prompts_dir_in_asterisk, prepare)
 
     # ---- Naming
 
+    def prepared(self, text: str) -> str:
+        """What the engine reads for `text`: normalised, prepared for speech, normalised again."""
+        return normalise_text(self.prepare(normalise_text(text)))
+
     def key(self, text: str) -> str:
-        return cache_key(self.engine.name, self.engine.voice, text)
+        return cache_key(self.engine.name, self.engine.voice, self.prepared(text))
 
     def path_for(self, text: str) -> Path:
         """Where the text's audio is (or will be) on this host."""
@@ -128,15 +150,16 @@ class TtsCache:
 
     def get(self, text: str) -> str:
         """The URI of the text's audio, synthesising it first if it is not cached. Raises TtsError."""
-        if not normalise_text(text):
+        spoken = self.prepared(text)
+        if not spoken:
             raise TtsError("nothing to say: the text is empty")
-        key = self.key(text)
+        key = cache_key(self.engine.name, self.engine.voice, spoken)
         path = self.folder / TTS_SUBDIR / f"{key}{WAV_SUFFIX}"
         if not path.is_file():
             # One synthesis per text even when several calls ask at once; different texts run in parallel.
             with self._lock(key):
                 if not path.is_file():
-                    atomic_write(path, self.engine.synthesize(normalise_text(text)))
+                    atomic_write(path, self.engine.synthesize(spoken))
         return self.uri_for_key(TTS_SUBDIR, key)
 
     def import_audio(self, source: Path) -> str:
@@ -169,25 +192,43 @@ class TtsCache:
 
     def warm(self, texts: Iterable[str]) -> WarmReport:
         """Synthesise every text not yet cached, in a thread pool. Failures are reported, not raised."""
+        return self.warm_groups([texts])[0]
+
+    def warm_groups(self, groups: Sequence[Iterable[str]]) -> list[WarmReport]:
+        """`warm` for several groups of texts in one pool, a report per group, each timed to its last file.
+
+        Groups go in the order given (the first ones are ready soonest); within a group the longest texts
+        start first, so the pool does not end waiting on one long answer started last.
+        """
         started = time.perf_counter()
-        unique = list(dict.fromkeys(normalise_text(t) for t in texts if normalise_text(t)))
-        missing = [t for t in unique if not self.is_cached(t)]
-        failed: dict[str, str] = {}
-        if missing:
+        uniques = [list(dict.fromkeys(normalise_text(t) for t in texts if normalise_text(t))) for texts in groups]
+        missing = [[t for t in unique if not self.is_cached(t)] for unique in uniques]
+        failed: list[dict[str, str]] = [{} for _ in groups]
+        done_at = [started] * len(groups)
+        jobs = [(group, text) for group, texts in enumerate(missing) for text in texts]
+        jobs.sort(key=lambda job: (job[0], -len(job[1])))
+
+        def synthesise(group: int, text: str) -> None:
+            try:
+                self.get(text)
+            except (TtsError, OSError) as exc:
+                log.error("TTS warm-up failed for %r: %s", text[:60], exc)
+                failed[group][text] = str(exc)
+            done_at[group] = max(done_at[group], time.perf_counter())
+
+        if jobs:
             with ThreadPoolExecutor(max_workers=MAX_WARM_WORKERS, thread_name_prefix="tts-warm") as pool:
-                futures = {text: pool.submit(self.get, text) for text in missing}
-                for text, future in futures.items():
-                    try:
-                        future.result()
-                    except (TtsError, OSError) as exc:
-                        log.error("TTS warm-up failed for %r: %s", text[:60], exc)
-                        failed[text] = str(exc)
-        return WarmReport(
-            generated=len(missing) - len(failed),
-            cached=len(unique) - len(missing),
-            failed=failed,
-            seconds=time.perf_counter() - started,
-        )
+                for future in [pool.submit(synthesise, group, text) for group, text in jobs]:
+                    future.result()
+        return [
+            WarmReport(
+                generated=len(missing[i]) - len(failed[i]),
+                cached=len(uniques[i]) - len(missing[i]),
+                failed=failed[i],
+                seconds=done_at[i] - started if missing[i] else time.perf_counter() - started,
+            )
+            for i in range(len(groups))
+        ]
 
     # ---- Async wrappers: never block the event loop
 
@@ -199,3 +240,10 @@ class TtsCache:
 
     async def awarm(self, texts: Iterable[str]) -> WarmReport:
         return await asyncio.to_thread(self.warm, list(texts))
+
+
+def tts_cache_for(settings: Settings, engine_name: str | None = None) -> TtsCache:
+    """The TTS cache every caller-facing path uses (the IVR, `hotline say`): the configured engine (or
+    `engine_name`), checked, with Pico falling back to espeak-ng. Raises ValueError, TtsUnavailable."""
+    engine = engine_named(engine_name if engine_name is not None else settings.tts_engine)
+    return TtsCache.from_settings(settings, engine, prepare=speakable)

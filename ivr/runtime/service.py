@@ -16,11 +16,10 @@ from ivr.ari.client import AriClient, AriConfig
 from ivr.flow import events as ev
 from ivr.flow.call_flow import CallFlow
 from ivr.flow.menu import DEFAULT_MENU_FILE, load_menu
-from ivr.flow.prompts import PROMPT_TEXTS
-from ivr.prompts.cache import TtsCache
+from ivr.flow.prompts import PLAYED_TOGETHER, PROMPT_TEXTS
+from ivr.prompts.cache import tts_cache_for
 from ivr.prompts.recorded import RecordedCatalog
 from ivr.prompts.resolver import PromptResolver, kb_answers_from
-from ivr.prompts.tts import EspeakEngine
 from ivr.runtime.fallback import import_fallback_calls
 from ivr.runtime.ivr_app import IvrApp
 from ivr.runtime.media import PromptMedia
@@ -116,13 +115,13 @@ def build_ivr(
     None builds one. `bus` carries the calls' and tickets' events; `crisis` is read for each new call."""
     config = AriConfig(settings.ari_url, settings.ari_user, settings.ari_password.get_secret_value(), settings.ari_app)
     client = AriClient(config)
-    tts = EspeakEngine()
-    tts.check()
-    cache = TtsCache.from_settings(settings, tts)
+    cache = tts_cache_for(settings)
     # The sandbox chroot holds Asterisk's French recordings; in production they live with Asterisk and
     # every prompt is TTS unless the sounds are shared.
     catalog = RecordedCatalog.from_asterisk_root(settings.asterisk_root)
-    resolver = PromptResolver(PROMPT_TEXTS, cache, kb_answers_from(kb, settings.kb_path), catalog)
+    resolver = PromptResolver(
+        PROMPT_TEXTS, cache, kb_answers_from(kb, settings.kb_path), catalog, played_together=PLAYED_TOGETHER
+    )
     menu = load_menu(DEFAULT_MENU_FILE, kb.ids())
     actions = {e.id: e.action for e in kb.entries}
     store = CallStore(engine, kb, bus)

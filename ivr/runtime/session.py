@@ -50,9 +50,10 @@ class CallControl(Protocol):
 
 
 class MediaResolver(Protocol):
-    """Turns the flow's media items into Asterisk media URIs (recorded prompts, TTS files, digits)."""
+    """Turns one playback's media items into Asterisk media URIs (recorded prompts, TTS files, digits),
+    as a whole: the items of one playback are heard in one voice."""
 
-    async def resolve(self, item: cmd.Media) -> list[str]: ...
+    async def resolve_all(self, items: Sequence[cmd.Media]) -> list[str]: ...
 
 
 class Flow(Protocol):
@@ -381,10 +382,8 @@ class CallSession:
                 assert_never(command)
 
     async def _play(self, command: cmd.Play, answers_turn: bool) -> None:
-        uris: list[str] = []
         try:
-            for item in command.media:
-                uris.extend(await self.media.resolve(item))
+            uris = await self.media.resolve_all(command.media)
         except Exception:
             self.feed(ev.PlaybackFinished(command.playback_id))
             raise

