@@ -130,3 +130,35 @@ def bench_asr(
         typer.echo(f"bench asr: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(report_json(report) if as_json else report.as_text())
+
+
+class VoiceEngine(StrEnum):
+    pico = "pico"
+    espeak = "espeak"
+    both = "both"
+
+
+@app.command("voice")
+def bench_voice(
+    engine: Annotated[VoiceEngine, typer.Option("--engine", help="Which TTS engine to measure.")] = VoiceEngine.both,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.")] = False,
+) -> None:
+    """The synthetic voice: render time, audio and whisper-base's WER on the rendered 8 kHz audio, for the prompt
+    catalogue and every knowledge-base answer."""
+    _checkout_on_path()
+    try:
+        from bench import bench_voice
+        from bench.tables import report_json
+    except ModuleNotFoundError as exc:
+        _no_bench(exc)
+    from kb.loader import load_kb
+
+    settings = get_settings()
+    groups = {
+        "catalogue": bench_voice.catalogue_texts(),
+        "answers": bench_voice.answer_texts(load_kb(settings.kb_path)),
+    }
+    engines = bench_voice.ENGINES if engine is VoiceEngine.both else (engine.value,)
+    results = bench_voice.measure(settings, groups, engines, log=lambda msg: typer.echo(msg, err=True))
+    report = bench_voice.report(results)
+    typer.echo(report_json(report) if as_json else report.as_text())

@@ -36,9 +36,12 @@ PROMPT_TEXTS: dict[str, str] = {
     "no_input": "Je n'ai pas reçu votre réponse.",
     "invalid": "Ce choix n'est pas valide.",
     "no_match": "Je n'ai pas bien compris votre demande.",
-    "confirm": "Cette réponse vous a-t-elle aidé ? Tapez 1 pour oui, 2 pour non.",
-    "confirm_speech": "Cette réponse vous a-t-elle aidé ? Dites oui ou non, ou tapez 1 pour oui, 2 pour non.",
-    "yes_or_no": "Dites oui ou non, ou tapez 1 pour oui, 2 pour non.",
+    # "Pour oui, tapez 1" rather than "tapez 1 pour oui": a synthetic voice runs "pour oui" together.
+    "confirm": "Est-ce que cette réponse vous a aidé ? Pour oui, tapez 1. Pour non, tapez 2.",
+    "confirm_speech": (
+        "Est-ce que cette réponse vous a aidé ? Dites oui ou non. Ou bien, pour oui, tapez 1. Pour non, tapez 2."
+    ),
+    "yes_or_no": "Dites oui ou non. Ou bien, pour oui, tapez 1. Pour non, tapez 2.",
     "goodbye": "Merci de votre appel. Au revoir.",
     "dossier_enter": (
         "Tapez votre numéro de dossier à 8 chiffres, puis la touche dièse. Pour parler à un conseiller, tapez 0."

@@ -40,7 +40,7 @@ ESPEAK_PITCH = 45
 ESPEAK_WORD_GAP = 1
 
 # Silence trim: drop leading and trailing audio quieter than this share of full scale...
-TRIM_THRESHOLD = "0.5%"
+TRIM_THRESHOLD = "0.1%"  # 0.5 % cut the burst of a first "t" (Pico's "Tapez" was heard as "L'appeler")
 TRIM_MIN_DURATION_S = "0.02"  # ...once it lasts this long (shorter dips are inside the speech)
 LEAD_PAD_S = "0.05"  # keep a hair of silence before speech so the first phoneme is not clipped by the codec
 TAIL_PAD_S = "0.15"  # and a short breath after it, so prompts played back to back do not run together

@@ -170,6 +170,6 @@ def test_prompt_catalog_texts_are_phone_sentences() -> None:
     for key, text in PROMPT_TEXTS.items():
         assert text.strip() == text and text, key
         assert "http" not in text and "www" not in text, key
-    assert PROMPT_TEXTS["confirm"] == "Cette réponse vous a-t-elle aidé ? Tapez 1 pour oui, 2 pour non."
+    assert PROMPT_TEXTS["confirm"] == "Est-ce que cette réponse vous a aidé ? Pour oui, tapez 1. Pour non, tapez 2."
     assert PROMPT_TEXTS["dossier_enter"].startswith("Tapez votre numéro de dossier à 8 chiffres, puis la touche dièse.")
     assert "dites-nous en quelques mots" in PROMPT_TEXTS["speech_hint"].lower()

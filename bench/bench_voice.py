@@ -1,0 +1,140 @@
+"""`hotline bench voice`: how well callers can understand the hotline's synthetic voice. Prints tables; asserts nothing.
+
+For the whole prompt catalogue and every knowledge-base answer, per TTS engine: render time (cold cache), total
+audio, and intelligibility as the word error rate of whisper-base transcribing the rendered 8 kHz audio back. Each
+text is rendered exactly as a caller hears it (`TtsCache` with the French text preparation), into a fresh folder.
+
+The reference is the prepared text (what the voice was asked to say, numbers in words); the transcript is put
+through the same preparation, so "8 h 30" from whisper and "huit heures trente" count as the same words.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.tables import Column, Report, Table
+from hotline.settings import Settings
+from ivr.flow.prompts import PROMPT_TEXTS
+from ivr.prompts.cache import TtsCache, normalise_text
+from ivr.prompts.french_text import speakable
+from ivr.prompts.tts import PHONE_SAMPLE_RATE_HZ, TtsEngine, engine_named
+from ivr.speech import wer
+from ivr.speech.audio import read_wav, resample, to_pcm16
+from ivr.speech.recognizer import Recognizer, make_recognizer
+from kb.loader import KnowledgeBase
+
+ENGINES = ("pico", "espeak")
+FEED_CHUNK_S = 0.02  # 20 ms frames, as a call feeds the recogniser
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str  # as written in the catalogue or the KB
+    spoken: str  # as the voice was asked to say it
+    heard: str  # what whisper-base made of the audio
+    render_s: float
+    audio_s: float
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    engine: str
+    group: str
+    items: tuple[Rendered, ...]
+
+    @property
+    def wer(self) -> float:
+        return wer.wer((r.spoken, speakable(r.heard)) for r in self.items)
+
+    @property
+    def words(self) -> int:
+        return sum(len(wer.words(r.spoken)) for r in self.items)
+
+
+def catalogue_texts() -> list[str]:
+    """Every sentence of the prompt catalogue (the menu included)."""
+    return list(dict.fromkeys(t for t in PROMPT_TEXTS.values() if normalise_text(t)))
+
+
+def answer_texts(kb: KnowledgeBase) -> list[str]:
+    return [entry.spoken_answer for entry in kb.entries]
+
+
+def transcribe(recognizer: Recognizer, wav: Path) -> tuple[str, float]:
+    audio = read_wav(wav)
+    pcm = to_pcm16(resample(audio.samples, audio.rate, recognizer.sample_rate))
+    stream = recognizer.open_stream()
+    step = int(recognizer.sample_rate * FEED_CHUNK_S) * 2
+    for start in range(0, len(pcm), step):
+        stream.feed(pcm[start : start + step])
+    text = stream.final().text
+    stream.close()
+    return text, audio.seconds
+
+
+def render_group(
+    engine: TtsEngine, recognizer: Recognizer, group: str, texts: Iterable[str], folder: Path
+) -> GroupResult:
+    cache = TtsCache(engine, folder, "/prompts", prepare=speakable)
+    items: list[Rendered] = []
+    for text in texts:
+        started = time.perf_counter()
+        cache.get(text)
+        render_s = time.perf_counter() - started
+        heard, seconds = transcribe(recognizer, cache.path_for(text))
+        items.append(Rendered(text, cache.prepared(text), heard, render_s, seconds))
+    return GroupResult(engine.name, group, tuple(items))
+
+
+def measure(
+    settings: Settings,
+    groups: dict[str, list[str]],
+    engines: Iterable[str] = ENGINES,
+    log: Callable[[str], None] = lambda _m: None,
+) -> list[GroupResult]:
+    recognizer = make_recognizer(settings, pool_size=1)
+    results: list[GroupResult] = []
+    for name in engines:
+        engine = engine_named(name)
+        if name == "pico" and engine.name != "pico":
+            log(f"pico: not installed here, skipped (the hotline would fall back to {engine.name})")
+            continue
+        for group, texts in groups.items():
+            with tempfile.TemporaryDirectory(prefix="hotline-bench-voice-") as folder:
+                log(f"{name}: rendering and transcribing {len(texts)} texts ({group})")
+                results.append(render_group(engine, recognizer, group, texts, Path(folder)))
+    return results
+
+
+def report(results: list[GroupResult]) -> Report:
+    table = Table(
+        "voice",
+        f"TTS intelligibility: whisper-base WER on the rendered {PHONE_SAMPLE_RATE_HZ // 1000} kHz audio, "
+        "render time with a cold cache (one thread)",
+        (
+            Column("engine", "engine"),
+            Column("texts", "group"),
+            Column("n", "count"),
+            Column("words", "words"),
+            Column("render s", "render_s", ".1f"),
+            Column("audio s", "audio_s", ".0f"),
+            Column("WER %", "wer_percent", ".1f"),
+        ),
+    )
+    for r in results:
+        table.add(
+            r.engine,
+            r.group,
+            len(r.items),
+            r.words,
+            sum(i.render_s for i in r.items),
+            sum(i.audio_s for i in r.items),
+            100 * r.wer,
+        )
+    out = Report()
+    out.add(table)
+    return out
