@@ -18,9 +18,10 @@ from pathlib import Path
 
 from bench.tables import Column, Report, Table
 from hotline.settings import Settings
-from ivr.flow.prompts import PROMPT_TEXTS
+from ivr.flow.prompts import PLAYED_TOGETHER, PROMPT_TEXTS
 from ivr.prompts.cache import TtsCache, normalise_text
 from ivr.prompts.french_text import speakable
+from ivr.prompts.resolver import PromptResolver, kb_answers_from
 from ivr.prompts.tts import PHONE_SAMPLE_RATE_HZ, TtsEngine, engine_named
 from ivr.speech import wer
 from ivr.speech.audio import read_wav, resample, to_pcm16
@@ -42,7 +43,7 @@ class Rendered:
 
 @dataclass(frozen=True)
 class GroupResult:
-    engine: str
+    engine: str  # as HOTLINE_TTS_ENGINE names it
     group: str
     items: tuple[Rendered, ...]
 
@@ -77,7 +78,7 @@ def transcribe(recognizer: Recognizer, wav: Path) -> tuple[str, float]:
 
 
 def render_group(
-    engine: TtsEngine, recognizer: Recognizer, group: str, texts: Iterable[str], folder: Path
+    name: str, engine: TtsEngine, recognizer: Recognizer, group: str, texts: Iterable[str], folder: Path
 ) -> GroupResult:
     cache = TtsCache(engine, folder, "/prompts", prepare=speakable)
     items: list[Rendered] = []
@@ -87,7 +88,7 @@ def render_group(
         render_s = time.perf_counter() - started
         heard, seconds = transcribe(recognizer, cache.path_for(text))
         items.append(Rendered(text, cache.prepared(text), heard, render_s, seconds))
-    return GroupResult(engine.name, group, tuple(items))
+    return GroupResult(name, group, tuple(items))
 
 
 def measure(
@@ -106,8 +107,45 @@ def measure(
         for group, texts in groups.items():
             with tempfile.TemporaryDirectory(prefix="hotline-bench-voice-") as folder:
                 log(f"{name}: rendering and transcribing {len(texts)} texts ({group})")
-                results.append(render_group(engine, recognizer, group, texts, Path(folder)))
+                results.append(render_group(name, engine, recognizer, group, texts, Path(folder)))
     return results
+
+
+@dataclass(frozen=True)
+class WarmUp:
+    engine: str
+    prompts_s: float  # the catalogue ready
+    answers_s: float  # and every KB answer
+    together_s: float  # and the prompts the flow plays together
+    cached_s: float  # a restart: everything already on disk
+
+
+def warm_up(name: str, kb: KnowledgeBase, kb_folder: Path) -> WarmUp:
+    """What `hotline serve` renders at start, in a fresh folder (its thread pool, as in the service), then again."""
+    engine = engine_named(name)
+    with tempfile.TemporaryDirectory(prefix="hotline-bench-warm-") as folder:
+        cache = TtsCache(engine, Path(folder), "/prompts", prepare=speakable)
+        resolver = PromptResolver(PROMPT_TEXTS, cache, kb_answers_from(kb, kb_folder), played_together=PLAYED_TOGETHER)
+        first = resolver.warm_all()
+        again = resolver.warm_all()
+    return WarmUp(name, first.prompts.seconds, first.answers.seconds, first.together.seconds, again.seconds)
+
+
+def warm_up_table(warm_ups: list[WarmUp]) -> Table:
+    table = Table(
+        "warm_up",
+        "start-up rendering (the service's thread pool, a fresh prompts folder): seconds until ready",
+        (
+            Column("engine", "engine"),
+            Column("catalogue", "prompts_s", ".1f"),
+            Column("+ answers", "answers_s", ".1f"),
+            Column("+ played together", "together_s", ".1f"),
+            Column("restart (cached)", "cached_s", ".2f"),
+        ),
+    )
+    for w in warm_ups:
+        table.add(w.engine, w.prompts_s, w.answers_s, w.together_s, w.cached_s)
+    return table
 
 
 def report(results: list[GroupResult]) -> Report:

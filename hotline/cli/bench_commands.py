@@ -154,11 +154,11 @@ def bench_voice(
     from kb.loader import load_kb
 
     settings = get_settings()
-    groups = {
-        "catalogue": bench_voice.catalogue_texts(),
-        "answers": bench_voice.answer_texts(load_kb(settings.kb_path)),
-    }
+    kb = load_kb(settings.kb_path)
+    groups = {"catalogue": bench_voice.catalogue_texts(), "answers": bench_voice.answer_texts(kb)}
     engines = bench_voice.ENGINES if engine is VoiceEngine.both else (engine.value,)
     results = bench_voice.measure(settings, groups, engines, log=lambda msg: typer.echo(msg, err=True))
     report = bench_voice.report(results)
+    rendered = dict.fromkeys(r.engine for r in results)  # the engines that could render here, in order
+    report.add(bench_voice.warm_up_table([bench_voice.warm_up(n, kb, settings.kb_path) for n in rendered]))
     typer.echo(report_json(report) if as_json else report.as_text())
