@@ -107,7 +107,9 @@ def measure(
         for group, texts in groups.items():
             with tempfile.TemporaryDirectory(prefix="hotline-bench-voice-") as folder:
                 log(f"{name}: rendering and transcribing {len(texts)} texts ({group})")
-                results.append(render_group(name, engine, recognizer, group, texts, Path(folder)))
+                result = render_group(name, engine, recognizer, group, texts, Path(folder))
+                results.append(result)
+                log(f"{name} {group}: WER {100 * result.wer:.1f} % over {result.words} words")
     return results
 
 
