@@ -53,6 +53,7 @@ async def kill(app: IvrApp) -> None:
     """As kill -9 would: the app stops at once, writing nothing more (Asterisk keeps the channels)."""
     for session in app.sessions.values():
         session.call_id = None  # its closing would write to the database: a killed process does not
+        session._row = None  # nor would it learn the row's id again to close it
         if session._worker is not None:
             session._worker.cancel()
     for task in list(app._tasks):
