@@ -121,6 +121,23 @@ def find_in(haystack: Samples, needle: Samples) -> tuple[float, float]:
     return lag / SAMPLE_RATE, (abs(float(np.dot(window, b))) / norm if norm else 0.0)
 
 
+def find_pieces_in(haystack: Samples, needle: Samples, piece_s: float = 0.5) -> tuple[float, list[float]]:
+    """`needle` cut in `piece_s` pieces, each found in `haystack` near where the first one lies: (offset of
+    the first piece in seconds, each piece's correlation). A delivery stall of a few packets (silence put
+    into the heard time line) spoils one piece, not the whole match."""
+    piece = int(piece_s * SAMPLE_RATE)
+    cuts = [needle[i : i + piece] for i in range(0, len(needle) - piece + 1, piece)] or [needle]
+    first_at, first = find_in(haystack, cuts[0])
+    start = int(first_at * SAMPLE_RATE)
+    slack = SAMPLE_RATE  # a stall shifts what follows it by up to this much
+    matches = [first]
+    for k, cut in enumerate(cuts[1:], start=1):
+        lo = max(0, start + k * piece - slack)
+        _, match = find_in(haystack[lo : start + (k + 1) * piece + slack], cut)
+        matches.append(match)
+    return first_at, matches
+
+
 @dataclass(frozen=True)
 class Heard:
     """A summary of a recording, for assertions and messages."""
