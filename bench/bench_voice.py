@@ -6,15 +6,24 @@ text is rendered exactly as a caller hears it (`TtsCache` with the French text p
 
 The reference is the prepared text (what the voice was asked to say, numbers in words); the transcript is put
 through the same preparation, so "8 h 30" from whisper and "huit heures trente" count as the same words.
+
+Two figures per group: the plain WER, and the WER "by sound", where words a French ear cannot tell apart count
+as the same ("tapez" / "tapé", "traitée" / "traité", "service" / "services": see `sound_of`), since a caller
+hears sounds, not spelling. Audio longer than a sentence or two is transcribed in pieces cut at its pauses:
+given a whole 40-60 s answer, whisper-base skips entire windows of it, which says nothing of the voice.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
 
 from bench.tables import Column, Report, Table
 from hotline.settings import Settings
@@ -30,6 +39,9 @@ from kb.loader import KnowledgeBase
 
 ENGINES = ("pico", "espeak")
 FEED_CHUNK_S = 0.02  # 20 ms frames, as a call feeds the recogniser
+PIECE_MAX_S = 15.0  # a piece of audio given to whisper at once: well inside its 30 s window
+PAUSE_MIN_S = 0.2  # a silence this long is a pause between sentences or phrases, where a piece may end
+PAUSE_LEVEL = 0.003  # of full scale (about -50 dBFS): quieter 20 ms frames are silence
 
 
 @dataclass(frozen=True)
@@ -52,8 +64,30 @@ class GroupResult:
         return wer.wer((r.spoken, speakable(r.heard)) for r in self.items)
 
     @property
+    def sound_wer(self) -> float:
+        return wer.wer((by_sound(r.spoken), by_sound(speakable(r.heard))) for r in self.items)
+
+    @property
     def words(self) -> int:
         return sum(len(wer.words(r.spoken)) for r in self.items)
+
+
+# Written endings French pronounces alike: "-ez", "-er", "-ée", "-é" are all [e] ("tapez" / "tapé").
+_E_SOUND = re.compile(r"(?<=\w\w)(?:ez|er|ée|é)$")
+# A final mute "e" after a consonant ("municipale" / "municipal", "valide" / "valid").
+_MUTE_E = re.compile(r"(?<=\w\w[bcdfghjklmnpqrstvwz])e$")
+
+
+def sound_of(word: str) -> str:
+    """A key that is equal for words a French ear hears alike, in the common cases of written-only endings:
+    a plural "s" or "x", the [e] endings, a mute final "e". Deliberately narrow: "pour" and "pourrie" stay apart."""
+    if len(word) > 3 and word[-1] in "sx":
+        word = word[:-1]
+    return _MUTE_E.sub("", _E_SOUND.sub("é", word))
+
+
+def by_sound(text: str) -> str:
+    return " ".join(sound_of(w) for w in wer.words(text))
 
 
 def catalogue_texts() -> list[str]:
@@ -65,16 +99,46 @@ def answer_texts(kb: KnowledgeBase) -> list[str]:
     return [entry.spoken_answer for entry in kb.entries]
 
 
+def pieces_at_pauses(samples: npt.NDArray[np.float32], rate: int) -> list[npt.NDArray[np.float32]]:
+    """`samples` cut at pauses into pieces of at most PIECE_MAX_S (longer only where no pause falls)."""
+    frame = int(rate * FEED_CHUNK_S)
+    frames = len(samples) // frame
+    if frames == 0:
+        return [samples]
+    rms = np.sqrt(np.mean(samples[: frames * frame].reshape(frames, frame) ** 2, axis=1))
+    quiet = rms < PAUSE_LEVEL
+    run_needed = int(PAUSE_MIN_S / FEED_CHUNK_S)
+    cuts: list[int] = []  # frame indices in the middle of pauses
+    run = 0
+    for i, q in enumerate(quiet):
+        run = run + 1 if q else 0
+        if run == run_needed:
+            cuts.append(i - run_needed // 2)
+    pieces: list[npt.NDArray[np.float32]] = []
+    start = 0
+    limit = int(PIECE_MAX_S / FEED_CHUNK_S)
+    for k, cut in enumerate(cuts):
+        following = cuts[k + 1] if k + 1 < len(cuts) else frames
+        if following - start > limit:  # the next stretch would be too long: end the piece here
+            pieces.append(samples[start * frame : cut * frame])
+            start = cut
+    pieces.append(samples[start * frame :])
+    return [p for p in pieces if len(p)]
+
+
 def transcribe(recognizer: Recognizer, wav: Path) -> tuple[str, float]:
     audio = read_wav(wav)
-    pcm = to_pcm16(resample(audio.samples, audio.rate, recognizer.sample_rate))
-    stream = recognizer.open_stream()
-    step = int(recognizer.sample_rate * FEED_CHUNK_S) * 2
-    for start in range(0, len(pcm), step):
-        stream.feed(pcm[start : start + step])
-    text = stream.final().text
-    stream.close()
-    return text, audio.seconds
+    samples = resample(audio.samples, audio.rate, recognizer.sample_rate)
+    texts: list[str] = []
+    for piece in pieces_at_pauses(samples, recognizer.sample_rate):
+        pcm = to_pcm16(piece)
+        stream = recognizer.open_stream()
+        step = int(recognizer.sample_rate * FEED_CHUNK_S) * 2
+        for start in range(0, len(pcm), step):
+            stream.feed(pcm[start : start + step])
+        texts.append(stream.final().text)
+        stream.close()
+    return " ".join(t.strip() for t in texts if t.strip()), audio.seconds
 
 
 def render_group(
@@ -109,7 +173,10 @@ def measure(
                 log(f"{name}: rendering and transcribing {len(texts)} texts ({group})")
                 result = render_group(name, engine, recognizer, group, texts, Path(folder))
                 results.append(result)
-                log(f"{name} {group}: WER {100 * result.wer:.1f} % over {result.words} words")
+                log(
+                    f"{name} {group}: WER {100 * result.wer:.1f} % ({100 * result.sound_wer:.1f} % by sound) "
+                    f"over {result.words} words"
+                )
     return results
 
 
@@ -163,6 +230,7 @@ def report(results: list[GroupResult]) -> Report:
             Column("render s", "render_s", ".1f"),
             Column("audio s", "audio_s", ".0f"),
             Column("WER %", "wer_percent", ".1f"),
+            Column("by sound %", "sound_wer_percent", ".1f"),
         ),
     )
     for r in results:
@@ -174,6 +242,7 @@ def report(results: list[GroupResult]) -> Report:
             sum(i.render_s for i in r.items),
             sum(i.audio_s for i in r.items),
             100 * r.wer,
+            100 * r.sound_wer,
         )
     out = Report()
     out.add(table)

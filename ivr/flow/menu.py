@@ -89,7 +89,7 @@ def _check_prompt(prompt: object, digits: set[str], problems: list[str]) -> str:
     if HUMAN_DIGIT not in announced:
         problems.append('prompt: must say how to reach a person ("tapez 0")')
     if not _ANNOUNCED_REPEAT.search(prompt):
-        problems.append('prompt: must say how to hear it again ("tapez étoile")')
+        problems.append('prompt: must say how to hear it again ("appuyez sur la touche étoile")')
     return " ".join(prompt.split())
 
 

@@ -22,8 +22,8 @@ _TICKET_STATUS_TEXTS: dict[TicketStatus, str] = {
     TicketStatus.IN_PROGRESS: "Votre demande est en cours de traitement.",
     TicketStatus.WAITING_CALLBACK: "Votre demande est enregistrée. Un conseiller va vous rappeler.",
     TicketStatus.RESOLVED: "Votre demande a été traitée.",
-    TicketStatus.ESCALATED: "Votre demande a été transmise au service de la ville concerné, qui s'en occupe.",
-    TicketStatus.CLOSED: "Votre demande est terminée et le dossier est clos.",
+    TicketStatus.ESCALATED: "Votre demande a été transmise au service concerné de la ville, qui s'en occupe.",
+    TicketStatus.CLOSED: "Votre demande est terminée, et son dossier est fermé.",
 }
 
 PROMPT_TEXTS: dict[str, str] = {
@@ -36,12 +36,12 @@ PROMPT_TEXTS: dict[str, str] = {
     "no_input": "Je n'ai pas reçu votre réponse.",
     "invalid": "Ce choix n'est pas valide.",
     "no_match": "Je n'ai pas bien compris votre demande.",
-    # "Pour oui, tapez 1" rather than "tapez 1 pour oui": a synthetic voice runs "pour oui" together.
-    "confirm": "Est-ce que cette réponse vous a aidé ? Pour oui, tapez 1. Pour non, tapez 2.",
+    # "Si oui, tapez 1": "pour oui" runs together in a synthetic voice ("pourrouille"), "si oui" does not.
+    "confirm": "Est-ce que cette réponse vous a aidé ? Si oui, tapez 1. Si non, tapez 2.",
     "confirm_speech": (
-        "Est-ce que cette réponse vous a aidé ? Dites oui ou non. Ou bien, pour oui, tapez 1. Pour non, tapez 2."
+        "Est-ce que cette réponse vous a aidé ? Répondez oui, ou non. Ou bien, si oui, tapez 1. Si non, tapez 2."
     ),
-    "yes_or_no": "Dites oui ou non. Ou bien, pour oui, tapez 1. Pour non, tapez 2.",
+    "yes_or_no": "Répondez oui, ou non. Ou bien, si oui, tapez 1. Si non, tapez 2.",
     "goodbye": "Merci de votre appel. Au revoir.",
     "dossier_enter": (
         "Tapez votre numéro de dossier à 8 chiffres, puis la touche dièse. Pour parler à un conseiller, tapez 0."
@@ -51,7 +51,9 @@ PROMPT_TEXTS: dict[str, str] = {
     "dossier_not_found": "Nous ne trouvons aucune demande avec ce numéro de dossier.",
     "dossier_status_intro": "Pour le dossier numéro",
     **{ticket_status_key(status): text for status, text in _TICKET_STATUS_TEXTS.items()},
-    "anything_else": "Tapez 1 pour revenir au menu, 0 pour un conseiller, ou raccrochez.",
+    "anything_else": (
+        "Pour revenir au menu, tapez 1. Pour parler à un conseiller, tapez 0. Sinon, vous pouvez raccrocher."
+    ),
     "human_stub": (
         "Tous nos conseillers sont occupés. Votre demande est enregistrée et un conseiller vous rappellera."
     ),

@@ -206,9 +206,19 @@ class EspeakEngine:
             return phone.read_bytes()
 
 
+_NUMBER_WORDS = (
+    "un|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize"
+    "|vingts?|trente|quarante|cinquante|soixante|cents?|et"
+)
+# A hyphen inside a number written in words ("dix-sept", "quatre-vingt-dix"): Pico swallows the part after it
+# ("dix-sept heures" was heard as "dix heures", "dix-huit" as "dix"); with a space it says each part clearly.
+_NUMBER_HYPHEN = re.compile(rf"\b({_NUMBER_WORDS})-(?=(?:{_NUMBER_WORDS})\b)", re.IGNORECASE)
+
+
 def pico_markup(text: str, *, speed_percent: int, sentence_break_ms: int) -> str:
-    """The text in Pico's markup: a slower rate overall and a short pause after each sentence."""
-    plain = " ".join(_MARKUP_CHARS.sub(" ", text).split())
+    """The text in Pico's markup: numbers said part by part, a slower rate overall and a short pause after
+    each sentence."""
+    plain = " ".join(_MARKUP_CHARS.sub(" ", _NUMBER_HYPHEN.sub(r"\1 ", text)).split())
     pause = f'<break time="{sentence_break_ms}ms"/> '
     return f'<speed level="{speed_percent}">{pause.join(_SENTENCE_END.split(plain))}</speed>'
 
@@ -227,7 +237,7 @@ class PicoEngine:
 
     @property
     def voice(self) -> str:
-        return f"{self.language}/s{self.speed_percent}/b{self.sentence_break_ms}"
+        return f"{self.language}/s{self.speed_percent}/b{self.sentence_break_ms}/n"  # n: numbers unhyphenated
 
     def check(self) -> None:
         """Raise TtsUnavailable now (at startup) rather than on the first call."""

@@ -114,7 +114,7 @@ def test_the_prompt_must_say_zero_and_star(tmp_path: Path) -> None:
     problems = _problems(_menu_file(tmp_path, '  "1": mairie.horaires\n  "2": dossier\n', prompt))
     assert problems == [
         'prompt: must say how to reach a person ("tapez 0")',
-        'prompt: must say how to hear it again ("tapez étoile")',
+        'prompt: must say how to hear it again ("appuyez sur la touche étoile")',
     ]
 
 
@@ -170,6 +170,6 @@ def test_prompt_catalog_texts_are_phone_sentences() -> None:
     for key, text in PROMPT_TEXTS.items():
         assert text.strip() == text and text, key
         assert "http" not in text and "www" not in text, key
-    assert PROMPT_TEXTS["confirm"] == "Est-ce que cette réponse vous a aidé ? Pour oui, tapez 1. Pour non, tapez 2."
+    assert PROMPT_TEXTS["confirm"] == "Est-ce que cette réponse vous a aidé ? Si oui, tapez 1. Si non, tapez 2."
     assert PROMPT_TEXTS["dossier_enter"].startswith("Tapez votre numéro de dossier à 8 chiffres, puis la touche dièse.")
     assert "dites-nous en quelques mots" in PROMPT_TEXTS["speech_hint"].lower()

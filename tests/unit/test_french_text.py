@@ -464,5 +464,5 @@ def test_the_menu() -> None:
         "Pour les horaires de la mairie, tapez un. Pour une carte d'identité, tapez deux. Pour la collecte des "
         "poubelles, tapez trois. Pour une coupure d'eau ou une fuite, tapez quatre. Pour suivre une demande avec "
         "votre numéro de dossier, tapez cinq. Pour parler à un conseiller, tapez zéro. Pour réécouter ce "
-        "message, tapez étoile."
+        "message, appuyez sur la touche étoile."
     )

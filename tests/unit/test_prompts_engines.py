@@ -31,7 +31,7 @@ def fresh_fallback_log(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_pico_is_an_engine_whose_voice_names_every_setting() -> None:
     assert isinstance(PicoEngine(), TtsEngine)
     assert PicoEngine().name == "pico" != EspeakEngine().name
-    assert PicoEngine().voice == "fr-FR/s90/b250"
+    assert PicoEngine().voice == "fr-FR/s90/b250/n"
     assert PicoEngine(speed_percent=80).voice != PicoEngine().voice
     assert PicoEngine(sentence_break_ms=400).voice != PicoEngine().voice
 
@@ -47,6 +47,25 @@ def test_pico_markup_slows_the_rate_and_pauses_between_sentences() -> None:
 def test_pico_markup_keeps_decimals_whole_and_lets_no_tag_in_from_the_text() -> None:
     markup = pico_markup('Tarif 3.5 euros <speed level="500">vite</speed>', speed_percent=90, sentence_break_ms=250)
     assert markup == '<speed level="90">Tarif 3.5 euros speed level="500" vite /speed</speed>'
+
+
+@pytest.mark.parametrize(
+    "text, said",
+    [
+        ("à dix-sept heures trente", "à dix sept heures trente"),
+        ("quatre-vingt-dix centimes", "quatre vingt dix centimes"),
+        ("vingt-et-un ans, soixante-dix-huit euros", "vingt et un ans, soixante dix huit euros"),
+        ("Dix-Huit", "Dix Huit"),
+    ],
+)
+def test_pico_says_numbers_part_by_part(text: str, said: str) -> None:
+    assert pico_markup(text, speed_percent=100, sentence_break_ms=0) == f'<speed level="100">{said}</speed>'
+
+
+@pytest.mark.parametrize("text", ["Saint-Étienne", "peut-être", "Victor-Hugo", "dites-le", "sept-cents-ans-x"])
+def test_pico_keeps_other_hyphens(text: str) -> None:
+    assert text.split("-")[0] in pico_markup(text, speed_percent=100, sentence_break_ms=0)
+    assert "-" in pico_markup(text, speed_percent=100, sentence_break_ms=0)
 
 
 def test_pico_is_the_default_when_installed(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
