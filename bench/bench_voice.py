@@ -78,9 +78,15 @@ _E_SOUND = re.compile(r"(?<=\w\w)(?:ez|er|ée|é)$")
 _MUTE_E = re.compile(r"(?<=\w\w[bcdfghjklmnpqrstvwz])e$")
 
 
+# Short words spelt apart but said alike; whisper picks one spelling or the other.
+_SAME_SOUND = {"a": "à", "aux": "au", "où": "ou", "vin": "vingt", "sans": "cent", "non": "nom"}
+
+
 def sound_of(word: str) -> str:
     """A key that is equal for words a French ear hears alike, in the common cases of written-only endings:
-    a plural "s" or "x", the [e] endings, a mute final "e". Deliberately narrow: "pour" and "pourrie" stay apart."""
+    a plural "s" or "x", the [e] endings, a mute final "e", and a few short homophones ("a" / "à").
+    Deliberately narrow: "pour" and "pourrie" stay apart."""
+    word = _SAME_SOUND.get(word, word)
     if len(word) > 3 and word[-1] in "sx":
         word = word[:-1]
     return _MUTE_E.sub("", _E_SOUND.sub("é", word))

@@ -14,6 +14,10 @@ import yaml
 from kb.matcher import Matcher
 
 EVAL_FILE = Path(__file__).with_name("eval") / "utterances.yaml"
+# Out-of-scope phrases written from a short brief of what the city does, by an author who saw neither the KB
+# nor the other sets: never used to fit anything, reported apart.
+INDEPENDENT_FILE = Path(__file__).with_name("eval") / "independent_out_of_scope.yaml"
+INDEPENDENT_TAG = "independent"
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,23 @@ def load_utterances(path: Path = EVAL_FILE) -> list[Utterance]:
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
             raise ValueError(f"{path}: item {index} needs a 'text' string")
         items.append(Utterance(item["text"], item.get("expected"), tuple(item.get("tags") or ())))
+    return items
+
+
+def load_independent_out_of_scope(path: Path = INDEPENDENT_FILE) -> list[Utterance]:
+    """The independent set's phrases as out-of-scope utterances, tagged with their group."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    groups = raw.get("groups") if isinstance(raw, dict) else None
+    if not isinstance(groups, list):
+        raise ValueError(f"{path}: expected 'groups:', a list of {{name, examples}}")
+    items = []
+    for index, group in enumerate(groups, start=1):
+        if not isinstance(group, dict) or not isinstance(group.get("name"), str):
+            raise ValueError(f"{path}: group {index} needs a 'name'")
+        examples = group.get("examples")
+        if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
+            raise ValueError(f"{path}: group {group['name']} needs 'examples', a list of strings")
+        items += [Utterance(e, None, ("out_of_scope", INDEPENDENT_TAG, group["name"])) for e in examples]
     return items
 
 

@@ -70,6 +70,7 @@ def evaluate(
     matcher = build_matcher(_load(kb_path), get_settings().match_threshold)
     utterances = evaluation.load_utterances(file or evaluation.EVAL_FILE)
     outcomes = evaluation.run(matcher, utterances)
+    independent = evaluation.run(matcher, evaluation.load_independent_out_of_scope()) if file is None else []
     c = matcher.calibration
     typer.echo(
         f"matcher: {len(matcher.ids)} entries, {matcher.variant_count} variants; weights semantic "
@@ -85,6 +86,8 @@ def evaluate(
         "tag asr": [o for o in outcomes if "asr" in o.utterance.tags or o.utterance.expected is None],
         "tag clean": [o for o in outcomes if "clean" in o.utterance.tags or o.utterance.expected is None],
     }
+    if independent:
+        subsets["independent out-scope"] = independent
     for name, subset in subsets.items():
         r = evaluation.summarise(subset)
         typer.echo(
@@ -92,7 +95,7 @@ def evaluate(
             f"{r.p50_ms:>8.2f}{r.p99_ms:>8.2f}"
         )
     if errors:
-        for o in outcomes:
+        for o in outcomes + independent:
             if not o.correct:
                 expected, got = o.utterance.expected or "-", o.predicted or "-"
                 typer.echo(f"  {expected} <- {got} ({o.score:.3f}): {o.utterance.text}")

@@ -20,6 +20,9 @@ RATE = 16_000
         ("municipale", "municipal"),
         ("valide", "valid"),
         ("arbres", "arbre"),
+        ("à", "a"),
+        ("aux", "au"),
+        ("vingt", "vin"),
     ],
 )
 def test_words_heard_alike_have_one_key(written: str, heard: str) -> None:
