@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -38,16 +39,17 @@ class SharedMatcher:
     """The one matcher of the web API and the callers' speech, built on first use: loading the sentence
     encoder takes about a second, which a process that never matches (or the tests) should not pay."""
 
-    def __init__(self, kb: KnowledgeBase, threshold: float | None) -> None:
+    def __init__(self, kb: KnowledgeBase, threshold: float | None, referrals_path: Path | None = None) -> None:
         self._kb = kb
         self._threshold = threshold
+        self._referrals_path = referrals_path
         self._matcher: Matcher | None = None
         self._lock = threading.Lock()  # the IVR builds it in a thread, the web in its threadpool
 
     def __call__(self) -> Matcher:
         with self._lock:
             if self._matcher is None:
-                self._matcher = build_matcher(self._kb, self._threshold)
+                self._matcher = build_matcher(self._kb, self._threshold, referrals_path=self._referrals_path)
             return self._matcher
 
 
@@ -94,7 +96,7 @@ class Hotline:
 def build(settings: Settings, *, with_ivr: bool = True) -> Hotline:
     engine = make_engine(settings.effective_database_url())
     kb = load_kb(settings.kb_path)
-    matcher = SharedMatcher(kb, settings.match_threshold)
+    matcher = SharedMatcher(kb, settings.match_threshold, settings.referrals_path)
     bus = EventBus()
     tickets = TicketService(engine, bus, kb)
     agents = AgentService(engine, bus)

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KB_PATH = PACKAGE_ROOT / "kb" / "content"
+DEFAULT_REFERRALS_PATH = PACKAGE_ROOT / "kb" / "referrals.yaml"
 DEFAULT_DATA_DIR = Path("var")
 
 
@@ -82,6 +83,9 @@ class Settings(BaseSettings):
     kb_path: Path = Field(DEFAULT_KB_PATH, description="Folder of KB YAML files, one file per topic.")
     match_threshold: float | None = Field(
         None, description="Override of the calibrated fused-score threshold (0-1); empty uses the calibrated one."
+    )
+    referrals_path: Path = Field(
+        DEFAULT_REFERRALS_PATH, description="Other bodies a caller is sent to when the city does not handle it."
     )
 
     # Speech

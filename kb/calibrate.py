@@ -8,11 +8,14 @@ stay at or under TARGET_FALSE_ACCEPT, leaving room under the 5 % the product pro
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from kb.evaluation import Utterance
 from kb.matcher import Calibration, Features, Matcher
+from kb.scope import ScopeModel
 
 TARGET_FALSE_ACCEPT = 0.03
 WEIGHT_STEP = 0.05
@@ -63,3 +66,122 @@ def fit(matcher: Matcher, utterances: list[Utterance]) -> tuple[Calibration, flo
         raise RuntimeError("no weights and threshold keep false accepts under the target")
     (acc, _), calibration, fa = best
     return calibration, acc, fa
+
+
+# --- The scope model (kb.scope): is the best entry a right answer to a city question?
+
+SCOPE_TARGET_FALSE_ACCEPT = 0.05  # pooled over every out-of-scope kind, each scored by a model that never saw it
+SCOPE_THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.01), 3)
+SCOPE_C = 1.0  # scikit-learn's default L2 strength: the features are few and standardised
+_PLAIN_TAGS = frozenset({"out_of_scope", "asr", "clean", "independent"})
+
+
+@dataclass(frozen=True)
+class ScopeRow:
+    vector: npt.NDArray[np.float64]
+    right: bool  # in scope and the best entry is the expected one
+    in_scope: bool
+    group: str  # a whole kind of question: the entry's topic, or the out-of-scope kind
+    passes_threshold: bool  # the fused rule (threshold and out-of-scope margin) accepts it
+
+
+@dataclass(frozen=True)
+class ScopeReport:
+    """Figures of the chosen threshold, each row scored by a model fitted without its group."""
+
+    rows: int
+    groups: int
+    top1: float
+    false_accepts: float
+    false_accepts_by_source: dict[str, float]
+
+
+def _kind(u: Utterance) -> str:
+    if u.expected is not None:
+        return u.expected.split(".")[0]
+    return "out-of-scope:" + next((t for t in u.tags if t not in _PLAIN_TAGS), "other")
+
+
+def scope_rows(matcher: Matcher, utterances: list[Utterance]) -> list[ScopeRow]:
+    """The labelled utterances, then each out-of-scope group's examples as if that group were not there."""
+    n = len(matcher.ids)
+    rows: list[ScopeRow] = []
+
+    def row(text: str, expected: str | None, group: str, leave_out: int | None) -> ScopeRow:
+        features = matcher.features(text)
+        fused = matcher.fuse(features)
+        if leave_out is not None:
+            fused = fused.copy()
+            fused[n + leave_out] = -1.0  # below any score: the group is not there
+        decision = matcher.decide(fused)  # the fused rule only: without the features, no scope model
+        right = expected is not None and matcher.ids[decision.best_entry] == expected
+        vector = matcher.scope_vector(features, fused, leave_out)
+        return ScopeRow(vector, right, expected is not None, group, decision.accepted)
+
+    rows += [row(u.text, u.expected, _kind(u), None) for u in utterances]
+    for index, group in enumerate(matcher.out_of_scope):
+        rows += [row(text, None, f"out-of-scope:{group.name}", index) for text in group.examples]
+    return rows
+
+
+_Params = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], float]
+
+
+def _fit_logistic(rows: list[ScopeRow]) -> _Params:
+    try:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+    except ModuleNotFoundError as exc:  # a dev dependency: the product only reads the fitted weights
+        raise RuntimeError("fitting the scope model needs scikit-learn: pip install -e '.[dev]'") from exc
+    x = np.stack([r.vector for r in rows])
+    y = np.array([r.right for r in rows], dtype=int)
+    scaler = StandardScaler().fit(x)
+    model = LogisticRegression(C=SCOPE_C, max_iter=5000).fit(scaler.transform(x), y)
+    return scaler.mean_, scaler.scale_, model.coef_[0], float(model.intercept_[0])
+
+
+def _probabilities(params: _Params, rows: list[ScopeRow]) -> npt.NDArray[np.float64]:
+    mean, scale, coef, intercept = params
+    x = np.stack([r.vector for r in rows])
+    return 1.0 / (1.0 + np.exp(-(((x - mean) / scale) @ coef + intercept)))
+
+
+def fit_scope(matcher: Matcher, utterances: list[Utterance]) -> tuple[ScopeModel, ScopeReport]:
+    """Fit the scope model on `utterances` and the out-of-scope groups' examples; choose its threshold by
+    cross-validation over groups (a whole kind of question left out at a time): the most right answers with
+    the pooled false accepts at or under SCOPE_TARGET_FALSE_ACCEPT."""
+    rows = scope_rows(matcher, utterances)
+    groups = sorted({r.group for r in rows})
+    held_out = np.zeros(len(rows))
+    for group in groups:
+        inside = [i for i, r in enumerate(rows) if r.group == group]
+        rest = [r for r in rows if r.group != group]
+        held_out[inside] = _probabilities(_fit_logistic(rest), [rows[i] for i in inside])
+    passes = np.array([r.passes_threshold for r in rows])
+    right = np.array([r.right for r in rows])
+    in_scope = np.array([r.in_scope for r in rows])
+    eval_out = ~in_scope & (np.arange(len(rows)) < len(utterances))
+    best: tuple[float, float, float] | None = None
+    for t in SCOPE_THRESHOLDS:
+        accepted = passes & (held_out >= t)
+        false_accepts = float((accepted & ~in_scope).sum() / max(1, (~in_scope).sum()))
+        top1 = float((accepted & right).sum() / max(1, in_scope.sum()))
+        if false_accepts <= SCOPE_TARGET_FALSE_ACCEPT and (best is None or top1 > best[1]):
+            best = (float(t), top1, false_accepts)
+    if best is None:
+        raise RuntimeError("no scope threshold keeps the cross-validated false accepts under the target")
+    threshold, top1, false_accepts = best
+    accepted = passes & (held_out >= threshold)
+    by_source = {
+        "labelled set": float((accepted & eval_out).sum() / max(1, eval_out.sum())),
+        "out-of-scope groups": float((accepted & ~in_scope & ~eval_out).sum() / max(1, (~in_scope & ~eval_out).sum())),
+    }
+    mean, scale, coef, intercept = _fit_logistic(rows)
+    model = ScopeModel(
+        tuple(float(v) for v in mean),
+        tuple(float(v) for v in scale),
+        tuple(float(v) for v in coef),
+        intercept,
+        threshold,
+    )
+    return model, ScopeReport(len(rows), len(groups), top1, false_accepts, by_source)

@@ -58,6 +58,7 @@ class LexicalIndex:
                     docs.append(LexicalDoc(entry_index, stems, is_keyword))
                     stems_of_entry |= stems
             entry_stems.append(stems_of_entry)
+        self.target_stems = [frozenset(stems) for stems in entry_stems]  # each entry's (or group's) vocabulary
         document_frequency: dict[str, int] = defaultdict(int)
         for stems_of_entry in entry_stems:
             for s in stems_of_entry:
@@ -86,12 +87,16 @@ class LexicalIndex:
             weights[s] = self.idf.get(s, self.unknown_idf)
         return weights
 
-    def scores(self, normalized: str) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    def scores(
+        self, normalized: str, weights: dict[str, float] | None = None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """Per entry: the best weighted Dice coefficient between the query and one of its documents, and
-        the best share of one of its keyword phrases that the query contains."""
+        the best share of one of its keyword phrases that the query contains. `weights`: the query's stems,
+        when the caller has them already (`query_stems`)."""
         result = np.zeros(self.entry_count, dtype=np.float32)
         keyword = np.zeros(self.entry_count, dtype=np.float32)
-        weights = self.query_stems(normalized)
+        if weights is None:
+            weights = self.query_stems(normalized)
         if not weights:
             return result, keyword
         query_weight = sum(weights.values())

@@ -1,11 +1,14 @@
-"""Match what a caller said to a KB entry: a lexical and a semantic score, fused, against a calibrated threshold.
+"""Match what a caller said to a KB entry: a lexical and a semantic score, fused, against a calibrated threshold,
+then a check that it is a question for the city at all (kb.scope).
 
-Below the threshold the result is "no match", which the IVR turns into an offer of a human.
+Below the threshold, or out of scope, the result is "no match", which the IVR turns into an offer of a human
+(and, when the question names another body, where to turn: kb.referrals).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -16,6 +19,8 @@ from kb.embeddings import CachedEmbedder, Embedder, UseEmbedder, default_cache_d
 from kb.lexical import EntryTexts, LexicalIndex
 from kb.loader import KnowledgeBase, OutOfScopeGroup, load_out_of_scope
 from kb.normalize import normalize
+from kb.referrals import Referrals, load_referrals
+from kb.scope import ScopeFeaturizer, ScopeModel
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 ALTERNATIVES = 3  # the IVR offers at most this many "did you mean" topics
@@ -32,16 +37,22 @@ class Calibration:
     # An out-of-scope group beating the best entry by this much (or more) means "no match".
     out_of_scope_margin: float = 0.0
     fitted_on: str = "defaults"
+    scope: ScopeModel | None = None  # None: every match over the threshold is taken as a city question
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> Calibration:
         if not path.exists():
             return cls()
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if isinstance(fields.get("scope"), dict):
+            fields["scope"] = ScopeModel.from_dict(fields["scope"])
+        return cls(**fields)
 
     def save(self, path: Path = CALIBRATION_FILE) -> None:
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+        data = asdict(self)
+        data["scope"] = self.scope.as_dict() if self.scope is not None else None
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,9 @@ class MatchResult:
     faq_id: str | None
     score: float
     alternatives: list[Candidate] = field(default_factory=list)
+    in_scope: float | None = None  # the scope model's probability that the best entry is right (None: no model)
+    out_of_scope: bool = False  # judged not a question for the city (not merely unsure which entry)
+    referral: str | None = None  # the other body it names, when no entry answers it (kb/referrals.yaml)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -65,6 +79,9 @@ class MatchResult:
             "faq_id": self.faq_id,
             "score": round(self.score, 4),
             "alternatives": [{"faq_id": c.faq_id, "score": round(c.score, 4)} for c in self.alternatives],
+            "in_scope": None if self.in_scope is None else round(self.in_scope, 4),
+            "out_of_scope": self.out_of_scope,
+            "referral": self.referral,
         }
 
 
@@ -76,6 +93,8 @@ class Features:
     semantic: npt.NDArray[np.float32]
     lexical: npt.NDArray[np.float32]
     keyword: npt.NDArray[np.float32]
+    query: Mapping[str, float] = field(default_factory=dict)  # the utterance's stems and their IDF weights
+    referral: str | None = None  # the other body it names, if any
 
 
 @dataclass(frozen=True)
@@ -85,6 +104,8 @@ class Decision:
     best_entry: int
     score: float
     accepted: bool
+    in_scope: float | None = None  # the scope model's probability (None: no model)
+    out_of_scope: bool = False  # the scope model turned the best entry down
 
 
 class Matcher:
@@ -96,10 +117,12 @@ class Matcher:
         embedder: Embedder | CachedEmbedder,
         calibration: Calibration | None = None,
         out_of_scope: tuple[OutOfScopeGroup, ...] = (),
+        referrals: Referrals | None = None,
     ) -> None:
         self.kb = kb
         self.ids = kb.ids()
         self.out_of_scope = out_of_scope
+        self.referrals = referrals or Referrals(())
         self.calibration = calibration or Calibration.load()
         self.embedder = embedder
         targets = [EntryTexts([*e.questions, e.title], [*e.keywords, *e.synonyms]) for e in kb.entries]
@@ -107,6 +130,7 @@ class Matcher:
         sentences = [t.sentences for t in targets]
         # Out-of-scope examples share the IDF: a word like "caf" is known, and known to point elsewhere.
         self.lexical = LexicalIndex(targets)
+        self.scope_features = ScopeFeaturizer(self.lexical, len(self.ids))
         flat = [normalize_for_embedding(t) for texts in sentences for t in texts]
         # Variants are stored entry by entry, so an entry's best variant is a reduceat over its slice.
         self._starts = np.cumsum([0] + [len(t) for t in sentences[:-1]]).astype(np.intp)
@@ -121,14 +145,29 @@ class Matcher:
 
     def features(self, text: str) -> Features:
         normalized = normalize(text)
-        lexical, keyword = self.lexical.scores(normalized)
+        stems = self.lexical.query_stems(normalized)
+        lexical, keyword = self.lexical.scores(normalized, stems)
         if not normalized:
             semantic = np.zeros(self.lexical.entry_count, dtype=np.float32)
         else:
             query = self.embedder.encode([normalize_for_embedding(text)])[0]
             similarity = self._variants @ query
             semantic = np.maximum.reduceat(similarity, self._starts).astype(np.float32)
-        return Features(semantic, lexical, keyword)
+        referral = self.referrals.find(text)
+        return Features(semantic, lexical, keyword, stems, referral.id if referral else None)
+
+    def scope_vector(
+        self, features: Features, fused: npt.NDArray[np.float32], leave_out_group: int | None = None
+    ) -> npt.NDArray[np.float64]:
+        return self.scope_features.vector(
+            features.query,
+            features.semantic,
+            features.lexical,
+            features.keyword,
+            fused,
+            features.referral is not None,
+            leave_out_group,
+        )
 
     def fuse(self, features: Features) -> npt.NDArray[np.float32]:
         c = self.calibration
@@ -139,19 +178,26 @@ class Matcher:
         )
         return fused
 
-    def decide(self, fused: npt.NDArray[np.float32]) -> Decision:
-        """Accept the best entry if it clears the threshold and no out-of-scope group beats it."""
+    def decide(self, fused: npt.NDArray[np.float32], features: Features | None = None) -> Decision:
+        """Accept the best entry if it clears the threshold, no out-of-scope group beats it, and (with the
+        utterance's `features` and a scope model) it is a question for the city."""
         entries = fused[: len(self.ids)]
         best = int(entries.argmax())
         score = float(entries[best])
         accepted = score >= self.calibration.threshold
         if accepted and len(fused) > len(entries):
             accepted = float(fused[len(entries) :].max()) < score + self.calibration.out_of_scope_margin
-        return Decision(best, score, accepted)
+        scope = self.calibration.scope
+        if scope is None or features is None:
+            return Decision(best, score, accepted)
+        in_scope = scope.probability(self.scope_vector(features, fused))
+        out_of_scope = in_scope < scope.threshold
+        return Decision(best, score, accepted and not out_of_scope, in_scope, out_of_scope)
 
     def match(self, text: str) -> MatchResult:
-        fused = self.fuse(self.features(text))
-        decision = self.decide(fused)
+        features = self.features(text)
+        fused = self.fuse(features)
+        decision = self.decide(fused, features)
         order = np.argsort(-fused[: len(self.ids)])[: ALTERNATIVES + 1]
         rest = order[1:] if decision.accepted else order[:ALTERNATIVES]
         return MatchResult(
@@ -159,6 +205,9 @@ class Matcher:
             faq_id=self.ids[decision.best_entry] if decision.accepted else None,
             score=decision.score,
             alternatives=[Candidate(self.ids[int(i)], float(fused[int(i)])) for i in rest],
+            in_scope=decision.in_scope,
+            out_of_scope=decision.out_of_scope and not decision.accepted,
+            referral=None if decision.accepted else features.referral,
         )
 
 
@@ -167,11 +216,17 @@ def normalize_for_embedding(text: str) -> str:
     return normalize(text)
 
 
-def build_matcher(kb: KnowledgeBase, threshold: float | None = None, cache_dir: Path | None = None) -> Matcher:
+def build_matcher(
+    kb: KnowledgeBase,
+    threshold: float | None = None,
+    cache_dir: Path | None = None,
+    referrals_path: Path | None = None,
+) -> Matcher:
     """The production matcher: USE embeddings, cached under the user's cache folder; `threshold` overrides
-    the calibrated one."""
+    the calibrated one; `referrals_path` the shipped kb/referrals.yaml."""
     embedder = CachedEmbedder(UseEmbedder(), cache_dir if cache_dir is not None else default_cache_dir())
     calibration = Calibration.load()
     if threshold is not None:
         calibration = replace(calibration, threshold=threshold)
-    return Matcher(kb, embedder, calibration, load_out_of_scope())
+    referrals = load_referrals(referrals_path) if referrals_path is not None else load_referrals()
+    return Matcher(kb, embedder, calibration, load_out_of_scope(), referrals)

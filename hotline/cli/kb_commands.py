@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -115,10 +116,24 @@ def calibrate(
     matcher = build_matcher(_load(kb_path), get_settings().match_threshold)
     utterances = [u for u in evaluation.load_utterances(file or evaluation.EVAL_FILE) if u.split == "calibration"]
     calibration, accuracy, false_accept = calibration_fit.fit(matcher, utterances)
-    calibration = type(calibration)(
-        **{**calibration.__dict__, "fitted_on": f"calibration half of {len(utterances)} utterances"}
+    typer.echo(f"fusion: {calibration}\ncalibration half: top-1 {accuracy:.1%}, false accepts {false_accept:.1%}")
+    matcher.calibration = calibration  # the scope model reads the fused scores of these weights
+    try:
+        scope, report = calibration_fit.fit_scope(matcher, utterances)
+    except RuntimeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    calibration = replace(
+        calibration,
+        scope=scope,
+        fitted_on=f"calibration half of {len(utterances)} utterances, {len(matcher.out_of_scope)} out-of-scope groups",
     )
-    typer.echo(f"{calibration}\ncalibration half: top-1 {accuracy:.1%}, false accepts {false_accept:.1%}")
+    by_source = ", ".join(f"{name} {rate:.1%}" for name, rate in report.false_accepts_by_source.items())
+    typer.echo(
+        f"scope model: threshold {scope.threshold:.2f}; cross-validated over {report.groups} groups "
+        f"({report.rows} rows, each group scored by a model fitted without it): top-1 {report.top1:.1%}, "
+        f"false accepts {report.false_accepts:.1%} ({by_source})"
+    )
     if write:
         calibration.save()
         typer.echo("saved kb/calibration.json")

@@ -126,6 +126,7 @@ class Failure(StrEnum):
     NO_INPUT = "no_input"
     INVALID = "invalid"
     NO_MATCH = "no_match"
+    NOT_HANDLED = "not_handled"  # understood, but not a question for the city: say so, and where to turn
     DOSSIER_INVALID = "dossier_invalid"
     DOSSIER_INCOMPLETE = "dossier_incomplete"
     DOSSIER_NOT_FOUND = "dossier_not_found"
@@ -424,7 +425,10 @@ class CallFlow:
         if event.faq_id is not None and event.faq_id in self._actions:
             self._go_faq(event.faq_id)
             return
-        if event.suggestion is not None and event.suggestion in self._actions:
+        if event.out_of_scope or event.referral_says:
+            self._record("not_handled", referral=event.referral)
+            self._fail(Failure.NOT_HANDLED, (Say(event.referral_says),) if event.referral_says else ())
+        elif event.suggestion is not None and event.suggestion in self._actions:
             self._ask_topic(event.suggestion, event.suggestion_title)
         else:
             self._fail(Failure.NO_MATCH)
@@ -672,8 +676,9 @@ class CallFlow:
             self._record("ticket_failed")
             self._goodbye((Prompt("technical_problem"), Prompt("goodbye")), CallOutcome.FALLBACK)
 
-    def _fail(self, failure: Failure) -> None:
-        """A no-input, invalid key, misunderstanding or wrong number: reprompt, or give up on the state."""
+    def _fail(self, failure: Failure, said: tuple[Media, ...] = ()) -> None:
+        """A no-input, invalid key, misunderstanding or wrong number: reprompt, or give up on the state.
+        `said` is heard between the failure's prompt and the state's (where to turn, for NOT_HANDLED)."""
         self._stop_playback()
         self._cancel_timer()
         self._digits.clear()
@@ -686,7 +691,11 @@ class CallFlow:
                 self._to_human(HandoffReason.RETRIES_EXHAUSTED)
             return
         self._record("reprompt", state=self._state.value, reason=failure.value, count=self._failures)
-        self._play((Prompt(failure.value), *self._reprompt_media()))
+        if failure is Failure.NOT_HANDLED:
+            # Not the whole menu again: the caller asked something; they may ask another thing, or a person.
+            self._play((Prompt(failure.value), *said, Prompt("not_handled_next")))
+            return
+        self._play((Prompt(failure.value), *said, *self._reprompt_media()))
 
     def _reprompt_media(self) -> tuple[Media, ...]:
         match self._state:

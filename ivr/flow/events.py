@@ -79,6 +79,8 @@ class SpeechRecognized:
     `faq_id` is the knowledge-base entry matched confidently (None: nothing was). `suggestion` is an entry close
     to the threshold, worth a "vous voulez parler de …?" (None when `faq_id` is set or nothing is close).
     `yes_no` is the answer heard to a yes/no question (None: neither), `wants_human` a request for a person.
+    `out_of_scope` means the matcher judged it no question for the city (not merely unsure which entry);
+    `referral_says` is where to turn when it names another body (the sentence to say, empty: none).
     An empty `text` means the caller made noise but said nothing the recogniser understood.
     """
 
@@ -90,6 +92,9 @@ class SpeechRecognized:
     suggestion_title: str = ""
     yes_no: bool | None = None
     wants_human: bool = False
+    out_of_scope: bool = False
+    referral: str | None = None  # the other body's id (kb/referrals.yaml)
+    referral_says: str = ""
 
 
 Event = (

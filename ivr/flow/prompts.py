@@ -36,6 +36,8 @@ PROMPT_TEXTS: dict[str, str] = {
     "no_input": "Je n'ai pas reçu votre réponse.",
     "invalid": "Ce choix n'est pas valide.",
     "no_match": "Je n'ai pas bien compris votre demande.",
+    "not_handled": "Je n'ai pas de réponse à cette question.",
+    "not_handled_next": "Vous pouvez poser une autre question. Pour parler à un conseiller, tapez 0.",
     # "Si oui, tapez 1": "pour oui" runs together in a synthetic voice ("pourrouille"), "si oui" does not.
     "confirm": "Est-ce que cette réponse vous a aidé ? Si oui, tapez 1. Si non, tapez 2.",
     "confirm_speech": (
@@ -81,4 +83,5 @@ PLAYED_TOGETHER: tuple[tuple[str, ...], ...] = (
     *(("call_resumed", *menu) for menu in _MENUS),
     *((failure, *tail) for failures, tail in _REPROMPTS for failure in failures),
     ("technical_problem", "goodbye"),
+    ("not_handled", "not_handled_next"),
 )

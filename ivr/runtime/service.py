@@ -137,7 +137,11 @@ def build_ivr(
     speech: SpeechParts | None = None
     speech_factory = None
     if settings.speech_enabled:
-        speech = SpeechParts(settings, matcher_factory or (lambda: build_matcher(kb, settings.match_threshold)))
+        speech = SpeechParts(
+            settings,
+            matcher_factory
+            or (lambda: build_matcher(kb, settings.match_threshold, referrals_path=settings.referrals_path)),
+        )
         parts = speech
 
         def speech_factory(

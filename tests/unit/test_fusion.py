@@ -87,7 +87,9 @@ def test_empty_utterance_is_no_match(matcher: Matcher) -> None:
 
 def test_json_contract(matcher: Matcher) -> None:
     data = matcher.match("horaires mairie").as_json()
-    assert set(data) == {"text", "faq_id", "score", "alternatives"}
+    # The first four keys are the original contract; the scope keys came after (checks may ignore them).
+    assert set(data) == {"text", "faq_id", "score", "alternatives", "in_scope", "out_of_scope", "referral"}
+    assert data["out_of_scope"] is False and data["referral"] is None
     assert data["faq_id"] == "mairie.horaires"
     assert all(set(a) == {"faq_id", "score"} for a in data["alternatives"])  # type: ignore[attr-defined]
 
