@@ -31,10 +31,24 @@ def _load(kb_path: Path | None) -> KnowledgeBase:
 @app.command()
 def validate(kb_path: KbPathOption = None) -> None:
     """Check every KB file; print each problem with its file, entry, field and reason."""
+    from kb.referrals import ReferralsError, load_referrals
+
     kb = _load(kb_path)
     questions = sum(len(e.questions) for e in kb.entries)
     topics = len({e.topic for e in kb.entries})
-    typer.echo(f"OK: {len(kb.entries)} entries in {topics} topics, {questions} question variants.")
+    path = get_settings().referrals_path
+    try:
+        referrals = load_referrals(path)
+    except ReferralsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    except OSError as exc:
+        typer.echo(f"{path}: cannot read the referrals file ({exc.strerror})", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(
+        f"OK: {len(kb.entries)} entries in {topics} topics, {questions} question variants; "
+        f"{len(referrals.all)} referrals."
+    )
 
 
 @app.command()
@@ -46,7 +60,9 @@ def match(
     """Match an utterance (or each line of stdin with '-') to a KB entry."""
     from kb.matcher import build_matcher
 
-    matcher = build_matcher(_load(kb_path), get_settings().match_threshold)
+    matcher = build_matcher(
+        _load(kb_path), get_settings().match_threshold, referrals_path=get_settings().referrals_path
+    )
     lines = (line.rstrip("\n") for line in sys.stdin) if text == "-" else iter([text])
     for line in lines:
         result = matcher.match(line)
@@ -68,7 +84,9 @@ def evaluate(
     from kb import evaluation
     from kb.matcher import build_matcher
 
-    matcher = build_matcher(_load(kb_path), get_settings().match_threshold)
+    matcher = build_matcher(
+        _load(kb_path), get_settings().match_threshold, referrals_path=get_settings().referrals_path
+    )
     utterances = evaluation.load_utterances(file or evaluation.EVAL_FILE)
     outcomes = evaluation.run(matcher, utterances)
     independent = evaluation.run(matcher, evaluation.load_independent_out_of_scope()) if file is None else []
@@ -113,7 +131,9 @@ def calibrate(
     from kb import evaluation
     from kb.matcher import build_matcher
 
-    matcher = build_matcher(_load(kb_path), get_settings().match_threshold)
+    matcher = build_matcher(
+        _load(kb_path), get_settings().match_threshold, referrals_path=get_settings().referrals_path
+    )
     utterances = [u for u in evaluation.load_utterances(file or evaluation.EVAL_FILE) if u.split == "calibration"]
     calibration, accuracy, false_accept = calibration_fit.fit(matcher, utterances)
     typer.echo(f"fusion: {calibration}\ncalibration half: top-1 {accuracy:.1%}, false accepts {false_accept:.1%}")
