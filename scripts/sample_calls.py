@@ -2,8 +2,9 @@
 
 Uses the same sipp caller as the end-to-end tests: a menu answer confirmed with 1, a request for a person
 (key 0, then a callback ticket), a caller who hangs up during the menu, and a caller who speaks (a human
-French recording) over the welcome: the words are close to no entry, so the hotline asks "vous voulez parler
-de …?", the caller answers 2 (no) and hangs up during the reprompt; the utterance is kept for KB review.
+French recording, "Aucune conférence n'est libre pour l'instant") over the welcome: no entry answers it and
+the scope model finds it no city question, so the hotline says it has no answer and offers a person; the
+caller presses 2 (the identity card answer) and hangs up during it; the utterance is kept for KB review.
 """
 
 from __future__ import annotations
