@@ -6,7 +6,7 @@ the next ones, and the most specific shapes of numbers go first):
 1. "n°" → "numéro";
 2. phone numbers in pairs, or grouped as written ("03 80 12 34 56", "0 800 123 456");
 3. dossier numbers (eight digits) digit by digit;
-4. four-digit service numbers in pairs ("le 3939" → "le trente-neuf trente-neuf");
+4. four-digit service numbers in pairs, a pause between them ("le 3939" → "le trente-neuf, trente-neuf");
 5. dates ("15/03/2026", "1 janvier");
 6. times and opening hours ("8 h 30–17 h 30", "14h", "24 h/24");
 7. euros and percentages ("25,50 €", "20 %");
@@ -172,12 +172,13 @@ def spell_dossier_numbers(text: str) -> str:
 
 # ---- 4. Four-digit service numbers
 
-# "appelez le 3939", "au 3919": the short national numbers starting with 3 are said in two pairs.
+# "appelez le 3939", "au 3919": the short national numbers starting with 3 are said in two pairs, with the
+# pause a phone number has between its groups ("trente-deux trente" run together was heard "trente de trente").
 _SERVICE_NUMBER = re.compile(r"\b((?:le|au)\s+)(3\d)(\d\d)\b(?!\s*(?:€|euros?\b|%|,\d))")
 
 
 def spell_service_numbers(text: str) -> str:
-    return _SERVICE_NUMBER.sub(lambda m: f"{m[1]}{group_to_words(m[2])} {group_to_words(m[3])}", text)
+    return _SERVICE_NUMBER.sub(lambda m: f"{m[1]}{group_to_words(m[2])}, {group_to_words(m[3])}", text)
 
 
 # ---- 5. Dates

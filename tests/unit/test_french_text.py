@@ -166,8 +166,8 @@ def test_phone_numbers(text: str, spoken: str) -> None:
         ("appelez le 15", "appelez le quinze"),
         ("appelez le 17.", "appelez le dix-sept."),
         ("signalez-la au 115, qui", "signalez-la au cent quinze, qui"),
-        ("appelez le 3939.", "appelez le trente-neuf trente-neuf."),
-        ("au 3919", "au trente-neuf dix-neuf"),
+        ("appelez le 3939.", "appelez le trente-neuf, trente-neuf."),
+        ("au 3919", "au trente-neuf, dix-neuf"),
     ],
 )
 def test_short_numbers(text: str, spoken: str) -> None:

@@ -44,10 +44,10 @@ def test_whole_words_only_and_city_questions_name_no_body(text: str) -> None:
 def test_every_sentence_is_said_in_words_and_names_its_body() -> None:
     for referral in load_referrals().all:
         said = speakable(referral.says)
-        assert not re.search(r"\d", said), said  # the numbers are read out ("trente-deux trente")
+        assert not re.search(r"\d", said), said  # the numbers are read out ("trente-deux, trente")
         assert referral.says.endswith("."), referral.id
     caf = load_referrals().get("caf")
-    assert caf is not None and "trente-deux trente" in speakable(caf.says)
+    assert caf is not None and "trente-deux, trente" in speakable(caf.says)
 
 
 @pytest.mark.parametrize(
