@@ -124,10 +124,7 @@ def scope_rows(matcher: Matcher, utterances: list[Utterance]) -> list[ScopeRow]:
     return rows
 
 
-_Params = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], float]
-
-
-def _fit_logistic(rows: list[ScopeRow]) -> _Params:
+def _fit_logistic(rows: list[ScopeRow], threshold: float = 0.5) -> ScopeModel:
     try:
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
@@ -137,13 +134,13 @@ def _fit_logistic(rows: list[ScopeRow]) -> _Params:
     y = np.array([r.right for r in rows], dtype=int)
     scaler = StandardScaler().fit(x)
     model = LogisticRegression(C=SCOPE_C, max_iter=5000).fit(scaler.transform(x), y)
-    return scaler.mean_, scaler.scale_, model.coef_[0], float(model.intercept_[0])
-
-
-def _probabilities(params: _Params, rows: list[ScopeRow]) -> npt.NDArray[np.float64]:
-    mean, scale, coef, intercept = params
-    x = np.stack([r.vector for r in rows])
-    return 1.0 / (1.0 + np.exp(-(((x - mean) / scale) @ coef + intercept)))
+    return ScopeModel(
+        tuple(map(float, scaler.mean_)),
+        tuple(map(float, scaler.scale_)),
+        tuple(map(float, model.coef_[0])),
+        float(model.intercept_[0]),
+        threshold,
+    )
 
 
 def fit_scope(matcher: Matcher, utterances: list[Utterance]) -> tuple[ScopeModel, ScopeReport]:
@@ -156,7 +153,7 @@ def fit_scope(matcher: Matcher, utterances: list[Utterance]) -> tuple[ScopeModel
     for group in groups:
         inside = [i for i, r in enumerate(rows) if r.group == group]
         rest = [r for r in rows if r.group != group]
-        held_out[inside] = _probabilities(_fit_logistic(rest), [rows[i] for i in inside])
+        held_out[inside] = _fit_logistic(rest).probabilities(np.stack([rows[i].vector for i in inside]))
     passes = np.array([r.passes_threshold for r in rows])
     right = np.array([r.right for r in rows])
     in_scope = np.array([r.in_scope for r in rows])
@@ -176,12 +173,4 @@ def fit_scope(matcher: Matcher, utterances: list[Utterance]) -> tuple[ScopeModel
         "labelled set": float((accepted & eval_out).sum() / max(1, eval_out.sum())),
         "out-of-scope groups": float((accepted & ~in_scope & ~eval_out).sum() / max(1, (~in_scope & ~eval_out).sum())),
     }
-    mean, scale, coef, intercept = _fit_logistic(rows)
-    model = ScopeModel(
-        tuple(float(v) for v in mean),
-        tuple(float(v) for v in scale),
-        tuple(float(v) for v in coef),
-        intercept,
-        threshold,
-    )
-    return model, ScopeReport(len(rows), len(groups), top1, false_accepts, by_source)
+    return _fit_logistic(rows, threshold), ScopeReport(len(rows), len(groups), top1, false_accepts, by_source)

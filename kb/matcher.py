@@ -19,7 +19,7 @@ from kb.embeddings import CachedEmbedder, Embedder, UseEmbedder, default_cache_d
 from kb.lexical import EntryTexts, LexicalIndex
 from kb.loader import KnowledgeBase, OutOfScopeGroup, load_out_of_scope
 from kb.normalize import normalize
-from kb.referrals import Referrals, load_referrals
+from kb.referrals import REFERRALS_FILE, Referrals, load_referrals
 from kb.scope import ScopeFeaturizer, ScopeModel
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
@@ -228,5 +228,5 @@ def build_matcher(
     calibration = Calibration.load()
     if threshold is not None:
         calibration = replace(calibration, threshold=threshold)
-    referrals = load_referrals(referrals_path) if referrals_path is not None else load_referrals()
+    referrals = load_referrals(referrals_path or REFERRALS_FILE)
     return Matcher(kb, embedder, calibration, load_out_of_scope(), referrals)

@@ -47,9 +47,14 @@ class ScopeModel:
     threshold: float
     features: tuple[str, ...] = FEATURES
 
+    def probabilities(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """One probability per row of `x` (utterances × FEATURES)."""
+        z = ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept
+        p: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-np.clip(z, -700.0, 700.0)))
+        return p
+
     def probability(self, x: npt.NDArray[np.float64]) -> float:
-        z = float(((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef)) + self.intercept
-        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+        return float(self.probabilities(x[np.newaxis, :])[0])
 
     def as_dict(self) -> dict[str, object]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
