@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hotline.secrets_store import stored_secret
+
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KB_PATH = PACKAGE_ROOT / "kb" / "content"
 DEFAULT_REFERRALS_PATH = PACKAGE_ROOT / "kb" / "referrals.yaml"
@@ -33,14 +35,14 @@ class Settings(BaseSettings):
     # Telephony (Asterisk ARI)
     ari_url: str = Field("http://127.0.0.1:8088/ari", description="Base URL of Asterisk's ARI.")
     ari_user: str = Field("hotline", description="ARI user (ari.conf).")
-    ari_password: SecretStr = Field(SecretStr("hotline"), description="ARI password (ari.conf).")
+    ari_password: SecretStr | None = Field(
+        None,
+        description="ARI password (ari.conf); empty: one is generated at first start and kept in "
+        "<data_dir>/secrets.json (mode 0600).",
+    )
     ari_app: str = Field("hotline", description="Stasis application name used in the dialplan.")
     toll_free_number: str = Field("0800123456", description="The numéro vert the dialplan routes to the app.")
     sip_bind: str = Field("127.0.0.1:5060", description="Where Asterisk listens for SIP (UDP).")
-    sip_agents: dict[str, str] = Field(
-        default_factory=lambda: {"agent1": "agent1pw", "agent2": "agent2pw", "agent3": "agent3pw"},
-        description='Agent SIP endpoints and their digest passwords, as JSON: {"agent1": "secret", ...}.',
-    )
     asterisk_root: Path = Field(
         Path("/var/cache/hotline/asterisk-root"),
         description="Debian sid chroot holding Asterisk 22 for the local sandbox (built on first `asterisk up`).",
@@ -123,6 +125,12 @@ class Settings(BaseSettings):
         if self.fallback_spool_dir is not None:
             return self.fallback_spool_dir
         return self.asterisk_root / self.fallback_spool_dir_in_asterisk.lstrip("/")
+
+    def ari_secret(self) -> str:
+        """The ARI password: the configured one, else this data folder's generated one."""
+        if self.ari_password is not None and self.ari_password.get_secret_value():
+            return self.ari_password.get_secret_value()
+        return stored_secret(self.data_dir, "ari_password")
 
     def effective_database_url(self) -> str:
         """The database URL in use: the configured one, or the embedded SQLite file."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from hotline.cli import (
+    agent_commands,
     asterisk_commands,
     bench_commands,
     db_commands,
@@ -19,6 +20,7 @@ app.add_typer(kb_commands.app, name="kb")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(bench_commands.app, name="bench")
 app.add_typer(asterisk_commands.app, name="asterisk")
+app.add_typer(agent_commands.app, name="agent")
 app.command("serve")(serve_command.serve)
 app.command("transcribe")(transcribe_command.transcribe)
 app.command("say")(say_command.say)

@@ -26,6 +26,7 @@ from hotline.domain.enums import (
     QueueEntryState,
     TicketStatus,
 )
+from hotline.domain.roles import Role
 
 # Explicit names for every constraint and index: SQLite batch migrations can only drop what has a name.
 NAMING_CONVENTION: dict[str, str] = {
@@ -52,6 +53,7 @@ EVENT_KIND_LENGTH = 32
 REASON_LENGTH = 500
 ACTION_LENGTH = 64
 TARGET_LENGTH = 200
+HASH_LENGTH = 255
 
 DEFAULT_PRIORITY = 0  # higher numbers are served first; crisis topics raise it
 
@@ -146,6 +148,7 @@ class CallEvent(SQLModel, table=True):
 class AgentBase(SQLModel):
     login: str = Field(max_length=LOGIN_LENGTH, unique=True, index=True)
     display_name: str = Field(max_length=DISPLAY_NAME_LENGTH)
+    role: Role = Field(default=Role.AGENT, sa_type=StrEnumType(Role))
     sip_endpoint: str = Field(max_length=SIP_ENDPOINT_LENGTH)  # PJSIP endpoint name, e.g. "agent-1001"
     skills: list[str] = Field(default_factory=list, sa_type=JSON)  # KB topics the agent can take
     active: bool = True  # False: left the team; kept for the history rows that point at it
@@ -160,6 +163,10 @@ class Agent(AgentBase, table=True):
     state: AgentState = Field(default=AgentState.OFFLINE, sa_type=StrEnumType(AgentState), index=True)
     state_changed_at: datetime = Field(default_factory=utc_now)  # the wallboard shows time in state
     created_at: datetime = Field(default_factory=utc_now)
+    password_hash: str | None = Field(default=None, max_length=HASH_LENGTH)  # Argon2id of the web password
+    # The phone's digest credential, MD5(endpoint:realm:password): Asterisk checks REGISTERs against it, and the
+    # plain SIP password is shown once, at creation, and kept nowhere.
+    sip_digest: str | None = Field(default=None, max_length=HASH_LENGTH)
 
 
 class AgentCreate(AgentBase):

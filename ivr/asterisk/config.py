@@ -35,6 +35,7 @@ CONFIG_FILES = (
     "http.conf",
     "ari.conf",
     "pjsip.conf",
+    "sorcery.conf",
     "extensions.conf",
     "queues.conf",
     "musiconhold.conf",
@@ -76,6 +77,10 @@ RECORD_MAX_SECONDS = 180  # a message is a few sentences; three minutes bounds t
 QUEUE_RING_SECONDS = 15  # each ring attempt of the fallback queue, then a new round (ringall)
 QUEUE_RETRY_SECONDS = 2  # pause between rounds, so a phone that just rejected is not rung at once
 CARRIER_ENDPOINT = "carrier"
+# Where Asterisk keeps the agents' phones the hotline pushes (sorcery.conf): astdb families, one per object type.
+AGENT_ENDPOINT_FAMILY = "hotline-endpoint"
+AGENT_AOR_FAMILY = "hotline-aor"
+AGENT_AUTH_FAMILY = "hotline-auth"
 RESERVED_ENDPOINTS = frozenset({CARRIER_ENDPOINT, "transport-udp", "global", "endpoint-common"})
 LOOPBACK = "127.0.0.1"
 
@@ -144,7 +149,6 @@ class AsteriskConfig:
     ari_password: str
     ari_app: str
     toll_free_number: str
-    agents: Mapping[str, str]
     sip_bind: str = f"{LOOPBACK}:5060"
     http_bind_address: str = LOOPBACK
     http_bind_port: int = 8088
@@ -176,10 +180,9 @@ class AsteriskConfig:
             http_host, http_port = split_host_port(http_bind, 8088)
         config = cls(
             ari_user=settings.ari_user,
-            ari_password=settings.ari_password.get_secret_value(),
+            ari_password=settings.ari_secret(),
             ari_app=settings.ari_app,
             toll_free_number=settings.toll_free_number,
-            agents=dict(settings.sip_agents),
             sip_bind=sip_bind or settings.sip_bind,
             http_bind_address=http_host,
             http_bind_port=http_port,
@@ -210,14 +213,9 @@ class AsteriskConfig:
         for what, name in [("ARI user", self.ari_user), ("ARI app", self.ari_app)]:
             if not _NAME.match(name):
                 raise ConfigError(f"{what} {name!r}: use letters, digits, '_', '.', '-' (at most 40)")
-        for agent in self.agents:
-            if not _NAME.match(agent):
-                raise ConfigError(f"agent endpoint {agent!r}: use letters, digits, '_', '.', '-' (at most 40)")
-            if agent in RESERVED_ENDPOINTS or agent.endswith("-auth"):
-                raise ConfigError(f"agent endpoint {agent!r} clashes with a section of pjsip.conf")
         if not _NUMBER.match(self.toll_free_number):
             raise ConfigError(f"toll-free number {self.toll_free_number!r}: digits, optionally after '+'")
-        for value in [self.ari_password, *self.agents.values(), self.prompts_dir, self.fallback_spool_dir]:
+        for value in [self.ari_password, self.prompts_dir, self.fallback_spool_dir]:
             conf_value(value)
         for path in [self.prompts_dir, self.fallback_spool_dir]:
             if not path.startswith("/") or any(ch in path for ch in ",()\"' $"):
@@ -242,7 +240,8 @@ class AsteriskConfig:
         return {
             "c": self,
             "dialled_numbers": dialled_numbers(self.toll_free_number),
-            "agents": sorted(self.agents.items()),
+            "agent_endpoints_family": f"{AGENT_ENDPOINT_FAMILY}/endpoint",
+            "astdb_families": {"endpoint": AGENT_ENDPOINT_FAMILY, "aor": AGENT_AOR_FAMILY, "auth": AGENT_AUTH_FAMILY},
             "carrier_endpoint": CARRIER_ENDPOINT,
             "record_silence_seconds": RECORD_SILENCE_SECONDS,
             "record_max_seconds": RECORD_MAX_SECONDS,

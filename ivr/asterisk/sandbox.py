@@ -671,7 +671,7 @@ class Sandbox:
         pid = self.running_pid()
         state = self.read_state()
         ari_url = state.ari_url if state else self.settings.ari_url.rstrip("/")
-        auth = (self.settings.ari_user, self.settings.ari_password.get_secret_value())
+        auth = (self.settings.ari_user, self.settings.ari_secret())
         version: str | None = None
         endpoints: list[Endpoint] = []
         channels: int | None = None

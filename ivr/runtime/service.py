@@ -10,9 +10,11 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.engine import Engine
 
 from hotline.bus import EventBus
+from hotline.services.agent_accounts import AgentAccounts
 from hotline.services.crisis import CRISIS_REFRESH_S, Crisis, CrisisService
 from hotline.settings import Settings
 from ivr.ari.client import AriClient, AriConfig
+from ivr.asterisk.agent_phones import AgentPhone, AgentPhones
 from ivr.flow import events as ev
 from ivr.flow.call_flow import CallFlow
 from ivr.flow.menu import DEFAULT_MENU_FILE, load_menu
@@ -113,7 +115,7 @@ def build_ivr(
 ) -> Ivr:
     """`matcher_factory` gives the matcher of speech turns (shared with the web API by the composition root);
     None builds one. `bus` carries the calls' and tickets' events; `crisis` is read for each new call."""
-    config = AriConfig(settings.ari_url, settings.ari_user, settings.ari_password.get_secret_value(), settings.ari_app)
+    config = AriConfig(settings.ari_url, settings.ari_user, settings.ari_secret(), settings.ari_app)
     client = AriClient(config)
     cache = tts_cache_for(settings)
     # The sandbox chroot holds Asterisk's French recordings; in production they live with Asterisk and
@@ -165,5 +167,23 @@ def build_ivr(
         if dossiers:
             log.info("imported %d fallback call(s)", len(dossiers))
 
+    accounts = AgentAccounts(engine, bus)
+
+    async def push_agent_phones() -> None:
+        # Asterisk may have been restarted (or recreated without its astdb): it gets every agent's phone again.
+        def sync() -> tuple[list[str], list[str]]:
+            active, disabled = accounts.phones()
+            phones = [AgentPhone(p.endpoint, p.digest, p.display_name) for p in active]
+            with AgentPhones.connect(settings.ari_url, settings.ari_user, settings.ari_secret()) as ari:
+                return ari.sync(phones, disabled)
+
+        try:
+            pushed, removed = await asyncio.to_thread(sync)
+        except Exception:
+            log.exception("agents' phones: push to Asterisk failed; they are pushed again at the next connection")
+        else:
+            log.info("agents' phones in Asterisk: %d pushed, %d removed", len(pushed), len(removed))
+
     app.on_connected_hooks.append(import_fallback)
+    app.on_connected_hooks.append(push_agent_phones)
     return Ivr(app, client, resolver, crisis, speech)

@@ -8,9 +8,11 @@ having placed a real call.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,7 +53,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HOTLINE_ASTERISK_TARBALL": str(settings.asterisk_tarball),
         "HOTLINE_ARI_URL": settings.ari_url,
         "HOTLINE_ARI_USER": settings.ari_user,
-        "HOTLINE_ARI_PASSWORD": settings.ari_password.get_secret_value(),
+        "HOTLINE_ARI_PASSWORD": settings.ari_secret(),
         "HOTLINE_SIP_BIND": settings.sip_bind,
         "HOTLINE_TOLL_FREE_NUMBER": settings.toll_free_number,
         "HOTLINE_FALLBACK_QUEUE_SECONDS": str(settings.fallback_queue_seconds),
@@ -74,7 +76,7 @@ class AsteriskSandbox:
 
     @property
     def ari_auth(self) -> tuple[str, str]:
-        return self.settings.ari_user, self.settings.ari_password.get_secret_value()
+        return self.settings.ari_user, self.settings.ari_secret()
 
     @property
     def http_base(self) -> str:
@@ -177,3 +179,55 @@ def caller_speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run(["espeak-ng", "-v", "fr", "-s", "140", "-w", str(raw), CALLER_SPEECH], check=True, timeout=60)
     subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)], check=True, timeout=60)
     return out
+
+
+# ---- agents ---------------------------------------------------------------------------------------------------
+
+E2E_AGENTS = ("e2e-agent1", "e2e-agent2")
+E2E_AGENT_WEB_PASSWORD = "mot-de-passe-e2e"
+
+
+@dataclass(frozen=True)
+class AgentAccount:
+    login: str
+    sip_password: str
+
+
+def add_agent(env: dict[str, str], login: str, *extra: str) -> AgentAccount:
+    """`hotline agent add LOGIN --json` as a person would run it; its phone is pushed to Asterisk."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "agent", "add", login, "--name", f"Agent {login}", "--password-stdin",
+         "--json", *extra],
+        input=E2E_AGENT_WEB_PASSWORD + "\n", capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, f"agent add {login}: {done.stdout}{done.stderr}"
+    assert "not pushed" not in done.stderr, done.stderr
+    created = json.loads(done.stdout)
+    return AgentAccount(created["login"], created["sip_password"])
+
+
+def disable_agent(env: dict[str, str], login: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "agent", "disable", login],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="session")
+def agents_env(asterisk: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of `hotline agent ...` for the session's agents: their own database."""
+    folder = tmp_path_factory.mktemp("agents")
+    return {**asterisk.env, "HOTLINE_DATABASE_URL": f"sqlite:///{folder / 'agents.db'}"}
+
+
+@pytest.fixture(scope="session")
+def agents(agents_env: dict[str, str]) -> Iterator[dict[str, AgentAccount]]:
+    """Agents created with `hotline agent add` (their phones pushed to the session's Asterisk), disabled at the
+    end, which removes their phones."""
+    accounts = {login: add_agent(agents_env, login) for login in E2E_AGENTS}
+    try:
+        yield accounts
+    finally:
+        for login in accounts:
+            disable_agent(agents_env, login)

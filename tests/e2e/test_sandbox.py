@@ -22,7 +22,7 @@ import pytest
 
 from ivr.asterisk.fallback_audio import wav_seconds
 from ivr.speech.g711 import ulaw_decode, ulaw_encode
-from tests.e2e.conftest import AsteriskSandbox
+from tests.e2e.conftest import AgentAccount, AsteriskSandbox, add_agent, disable_agent
 from tests.e2e.sip.agent import AgentPhone, register
 from tests.e2e.sip.audio import (
     SAMPLE_RATE,
@@ -37,6 +37,7 @@ from tests.e2e.sip.audio import (
 from tests.e2e.sip.caller import place_call, sipp_errors
 from tests.e2e.sip.pcap import Audio, Silence, Step, Tone
 from tests.e2e.sip.ports import release_block, reserve_block
+from tests.e2e.sip.sipp import SipTarget
 
 pytestmark = pytest.mark.e2e
 
@@ -92,7 +93,7 @@ def report(line: str) -> None:
 # ---- the sandbox itself --------------------------------------------------------------------------------------
 
 
-def test_session_sandbox_is_up(asterisk: AsteriskSandbox) -> None:
+def test_session_sandbox_is_up(asterisk: AsteriskSandbox, agents: dict[str, AgentAccount]) -> None:
     if asterisk.up_result is not None:
         t = asterisk.up_result.timings
         report(
@@ -111,7 +112,7 @@ def test_session_sandbox_is_up(asterisk: AsteriskSandbox) -> None:
     assert status["running"] and status["ari_reachable"], status
     assert status["version"].startswith("22."), status
     names = {f"{e['technology']}/{e['resource']}" for e in status["endpoints"]}
-    assert {f"PJSIP/{agent}" for agent in asterisk.settings.sip_agents} | {"PJSIP/carrier"} <= names
+    assert {f"PJSIP/{agent}" for agent in agents} | {"PJSIP/carrier"} <= names
 
 
 def test_lifecycle_restore_up_down_warm_up(tmp_path: Path, asterisk: AsteriskSandbox) -> None:
@@ -149,6 +150,9 @@ def test_lifecycle_restore_up_down_warm_up(tmp_path: Path, asterisk: AsteriskSan
 
         info = httpx.get(f"http://127.0.0.1:{LIFECYCLE_HTTP_PORT}/ari/asterisk/info", auth=asterisk.ari_auth, timeout=5)
         assert info.status_code == 200
+        # An agent's phone pushed now must still be there after the restart below (Asterisk keeps it in astdb).
+        agent_env = {**env, "HOTLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'agents.db'}"}
+        account = add_agent(agent_env, "e2e-lifecycle")
 
         done, down_s = hotline(["asterisk", "down"], env)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -164,6 +168,14 @@ def test_lifecycle_restore_up_down_warm_up(tmp_path: Path, asterisk: AsteriskSan
         assert warm_s < restore_s or not chroot_mode
         done, _ = hotline(["asterisk", "status"], env)
         assert done.returncode == 0, done.stdout
+        target = SipTarget("127.0.0.1", LIFECYCLE_SIP_PORT, asterisk.target.number)
+        port = reserve_block(1, align=1)
+        try:
+            again = register("e2e-lifecycle", account.sip_password, port=port, target=target, workdir=tmp_path / "r")
+            assert again.ok, f"the phone pushed before the restart registers after it: {again}"
+            register("e2e-lifecycle", account.sip_password, port=port, expires=0, target=target, workdir=tmp_path / "r")
+        finally:
+            release_block(port, 1)
     finally:
         hotline(["asterisk", "down"], env)
         mounts = Path("/proc/mounts").read_text()
@@ -180,12 +192,12 @@ def test_ari_answers_with_its_credentials_only(asterisk: AsteriskSandbox) -> Non
     assert refused.status_code == 401
 
 
-def test_prometheus_metrics(asterisk: AsteriskSandbox) -> None:
+def test_prometheus_metrics(asterisk: AsteriskSandbox, agents: dict[str, AgentAccount]) -> None:
     response = httpx.get(f"{asterisk.http_base}/metrics", timeout=5)
     assert response.status_code == 200
     text = response.text
     assert re.search(r"^asterisk_core_uptime_seconds\{.*\} \d+", text, re.MULTILINE), text[:500]
-    for agent in asterisk.settings.sip_agents:
+    for agent in agents:
         assert f'id="PJSIP/{agent}"' in text
     assert "asterisk_channels_count" in text
 
@@ -194,9 +206,9 @@ def test_prometheus_metrics(asterisk: AsteriskSandbox) -> None:
 
 
 def test_agent_registers_with_digest_auth_and_a_wrong_password_is_refused(
-    tmp_path: Path, asterisk: AsteriskSandbox
+    tmp_path: Path, asterisk: AsteriskSandbox, agents: dict[str, AgentAccount]
 ) -> None:
-    agent, password = sorted(asterisk.settings.sip_agents.items())[-1]
+    agent, password = next((a.login, a.sip_password) for a in agents.values())
     port = reserve_block(1, align=1)
     try:
         assert asterisk.endpoint_state(agent) == "offline"
@@ -216,6 +228,43 @@ def test_agent_registers_with_digest_auth_and_a_wrong_password_is_refused(
         assert asterisk.endpoint_state(agent) == "offline"
     finally:
         register(agent, password, port=port, expires=0, target=asterisk.target, workdir=tmp_path / "cleanup")
+        release_block(port, 1)
+
+
+def _startup_time(asterisk: AsteriskSandbox) -> str:
+    with asterisk.ari() as client:
+        return str(client.get("/asterisk/info").json()["status"]["startup_time"])
+
+
+def test_agent_added_registers_at_once_and_disabled_is_refused(
+    tmp_path: Path, asterisk: AsteriskSandbox, agents_env: dict[str, str]
+) -> None:
+    """`hotline agent add` pushes the phone through ARI: it registers on the first try, with no Asterisk restart;
+    `hotline agent disable` removes it: the same credentials are then refused."""
+    login = f"e2e-new-{random.randrange(10**6)}"
+    booted = _startup_time(asterisk)
+    started = time.monotonic()
+    account = add_agent(agents_env, login, "--skills", "dechets,eau")
+    added_s = time.monotonic() - started
+    port = reserve_block(1, align=1)
+    try:
+        assert asterisk.endpoint_state(login) == "offline"
+        accepted = register(login, account.sip_password, port=port, target=asterisk.target, workdir=tmp_path / "a")
+        registered_s = time.monotonic() - started
+        assert accepted.ok, accepted
+        assert asterisk.endpoint_state(login) == "online"
+        report(f"agent add: {added_s:.2f} s; first REGISTER accepted {registered_s:.2f} s after the command started")
+        assert registered_s <= 5.0
+        register(login, account.sip_password, port=port, expires=0, target=asterisk.target, workdir=tmp_path / "a")
+
+        disable_agent(agents_env, login)
+        with asterisk.ari() as client:
+            assert client.get(f"/endpoints/PJSIP/{login}").status_code == 404
+        refused = register(login, account.sip_password, port=port, target=asterisk.target, workdir=tmp_path / "b")
+        assert not refused.ok and refused.status in (401, 403, 404), refused
+        assert _startup_time(asterisk) == booted, "Asterisk was not restarted"
+    finally:
+        register(login, account.sip_password, port=port, expires=0, target=asterisk.target, workdir=tmp_path / "c")
         release_block(port, 1)
 
 
@@ -246,10 +295,14 @@ def test_other_numbers_are_refused(tmp_path: Path, asterisk: AsteriskSandbox) ->
 
 
 def test_fallback_apology_queue_then_recorded_message(
-    tmp_path: Path, asterisk: AsteriskSandbox, caller_speech: Path, spool_cleanup: list[str]
+    tmp_path: Path,
+    asterisk: AsteriskSandbox,
+    agents: dict[str, AgentAccount],
+    caller_speech: Path,
+    spool_cleanup: list[str],
 ) -> None:
     """App not connected, no agent registered: apology, queue with music on hold until it times out, message."""
-    for agent in asterisk.settings.sip_agents:
+    for agent in agents:
         assert asterisk.endpoint_state(agent) == "offline", f"{agent} is registered: the queue would ring it"
     apology_s = _prompt_seconds(asterisk, "apology")
     leave_s = _prompt_seconds(asterisk, "leave-message")
@@ -343,9 +396,10 @@ def test_any_caller_id_reaches_the_hotline(tmp_path: Path, asterisk: AsteriskSan
 
 
 def test_fallback_queue_rings_a_registered_agent_and_bridges(
-    tmp_path: Path, asterisk: AsteriskSandbox, spool_cleanup: list[str]
+    tmp_path: Path, asterisk: AsteriskSandbox, agents: dict[str, AgentAccount], spool_cleanup: list[str]
 ) -> None:
-    agent, password = sorted(asterisk.settings.sip_agents.items())[0]
+    """The agent was added with `hotline agent add` (pushed through ARI): the fallback queue rings that phone."""
+    agent, password = next((a.login, a.sip_password) for a in agents.values())
     apology_s = _prompt_seconds(asterisk, "apology")
     caller_id = random_caller_id()
     spool_cleanup.append(caller_id)

@@ -77,7 +77,6 @@ def custom_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "ari_app": "numvert",
         "toll_free_number": "0805123456",
         "sip_bind": "127.0.0.1:5070",
-        "sip_agents": {"alice": "pw-alice", "bob": "pw-bob"},
         "prompts_dir_in_asterisk": "/srv/hotline/sounds",
         "fallback_queue_seconds": 12,
         "asterisk_root": tmp_path / "root",
@@ -122,15 +121,12 @@ def test_custom_settings_land_in_the_files(tmp_path: Path) -> None:
     assert any(b.get("context") == ["from-carrier"] and "auth" not in b for b in carrier)
     identify = section(pjsip, "carrier", "identify")
     assert identify["endpoint"] == ["carrier"] and identify["match"] == ["127.0.0.1"]
-    for agent, password in [("alice", "pw-alice"), ("bob", "pw-bob")]:
-        endpoint = next(b for n, b in pjsip if n == agent and "context" in b)
-        assert endpoint["auth"] == [f"{agent}-auth"] and endpoint["aors"] == [agent]
-        assert endpoint["context"] == ["from-agent"]
-        aor = section(pjsip, agent, "aor")
-        assert aor["max_contacts"] == ["1"] and aor["remove_existing"] == ["yes"]
-        auth = section(pjsip, f"{agent}-auth", "auth")
-        assert auth["username"] == [agent] and auth["password"] == [password]
-    assert re.search(r"^\[alice\]\(endpoint-common\)$", files["pjsip.conf"], re.MULTILINE)
+    # The agents' phones are pushed through ARI into astdb, never written in pjsip.conf.
+    assert {name for name, _ in pjsip} == {"global", "transport-udp", "endpoint-common", "carrier"}
+    assert "password" not in files["pjsip.conf"]
+    sorcery = section(parse_conf(files["sorcery.conf"]), "res_pjsip")
+    for kind in ("endpoint", "aor", "auth"):
+        assert sorcery[kind] == [f"config,pjsip.conf,criteria=type={kind}", f"astdb,hotline-{kind}"], kind
 
     dialplan = files["extensions.conf"]
     for number in ("0805123456", "+33805123456", "33805123456"):
@@ -143,7 +139,10 @@ def test_custom_settings_land_in_the_files(tmp_path: Path) -> None:
     assert "Record(${FALLBACK_BASE}.wav," in dialplan
 
     queue = section(parse_conf(files["queues.conf"]), "hotline-fallback")
-    assert queue["member"] == ["PJSIP/alice,0,alice", "PJSIP/bob,0,bob"]
+    assert "member" not in queue  # the dialplan adds the pushed phones at each fallback call
+    assert "Set(FALLBACK_TODO=${DB_KEYS(hotline-endpoint/endpoint)})" in dialplan
+    assert "AddQueueMember(hotline-fallback,PJSIP/${FALLBACK_M},,,${FALLBACK_M})" in dialplan
+    assert "RemoveQueueMember(hotline-fallback,${FALLBACK_M})" in dialplan
     assert queue["musicclass"] == ["default"] and queue["strategy"] == ["ringall"]
     moh = section(parse_conf(files["musiconhold.conf"]), "default")
     assert moh["directory"] == ["/srv/hotline/sounds/moh"] and moh["mode"] == ["files"]
@@ -181,8 +180,6 @@ def test_bind_addresses_and_overrides(tmp_path: Path) -> None:
     ("overrides", "message"),
     [
         ({"ari_password": SecretStr("two\nlines")}, "line break"),
-        ({"sip_agents": {"bad name": "pw"}}, "agent endpoint"),
-        ({"sip_agents": {"carrier": "pw"}}, "clashes"),
         ({"toll_free_number": "08-00"}, "toll-free number"),
         ({"ari_user": "ari]user"}, "ARI user"),
         ({"sip_bind": "pbx.example.org:5060"}, "does not appear to be an IPv4 or IPv6 address"),
@@ -199,7 +196,6 @@ def test_render_config_command(tmp_path: Path) -> None:
     env = {
         "HOTLINE_ARI_USER": "compose",
         "HOTLINE_TOLL_FREE_NUMBER": "0800999888",
-        "HOTLINE_SIP_AGENTS": '{"zoe": "pw-zoe"}',
         "HOTLINE_DATA_DIR": str(tmp_path / "var"),
     }
     result = CliRunner().invoke(
@@ -213,7 +209,7 @@ def test_render_config_command(tmp_path: Path) -> None:
     assert stat.S_IMODE((out / "ari.conf").stat().st_mode) == 0o640  # it holds a password
     assert "[compose]" in (out / "ari.conf").read_text()
     assert "exten => 0800999888,1," in (out / "extensions.conf").read_text()
-    assert "member => PJSIP/zoe,0,zoe" in (out / "queues.conf").read_text()
+    assert "astdb,hotline-endpoint" in (out / "sorcery.conf").read_text()
     assert "match = 172.16.0.0/12" in (out / "pjsip.conf").read_text()
     assert list((prompts / "moh").glob("*.wav"))
     assert sorted(p.name for p in (prompts / "fallback").glob("*.wav")) == [
@@ -235,8 +231,17 @@ def compose() -> dict[str, Any]:
 
 
 def interpolate(value: str) -> str:
-    """Compose's ${VAR:-default} with nothing set: the default."""
+    """Compose's ${VAR:-default} with nothing set: the default; ${VAR:?message} (required): 'from-env-VAR'."""
+    value = re.sub(r"\$\{(\w+):\?[^}]*\}", r"from-env-\1", value)
     return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
+def test_compose_has_no_default_credential() -> None:
+    """Passwords come from the environment (compose refuses to start without them), never a default."""
+    text = COMPOSE.read_text()
+    for name in ("HOTLINE_ARI_PASSWORD", "POSTGRES_PASSWORD"):
+        uses = re.findall(rf"\$\{{{name}(:[-?])", text)
+        assert uses and set(uses) == {":?"}, f"{name}: {uses}"
 
 
 def mounts(service: dict[str, Any]) -> dict[str, str]:

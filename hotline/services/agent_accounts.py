@@ -1,0 +1,147 @@
+"""Agent accounts: create, list, disable, set skills; web passwords hashed with Argon2id, SIP passwords generated.
+
+The plain SIP password is returned once, by `add`, for the person to type into their phone; only its digest is
+kept (Asterisk checks REGISTERs against it). Pushing the phones to Asterisk is the caller's business
+(`hotline agent ...` and the running service both do it): this module touches the database only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from hotline.bus import EventBus
+from hotline.domain.agents import AgentAccountError, check_login, check_password, sip_digest
+from hotline.domain.enums import AgentState
+from hotline.domain.roles import Role
+from hotline.secrets_store import SIP_PASSWORD_BYTES, new_secret
+from hotline.services.unit_of_work import unit_of_work
+from hotline.storage import repository
+from hotline.storage.models import Agent
+
+_hasher = PasswordHasher()  # argon2-cffi's defaults: Argon2id, RFC 9106 "low memory" profile
+
+
+class AgentExistsError(AgentAccountError):
+    pass
+
+
+class UnknownAgentError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class NewAgent:
+    agent: Agent
+    sip_password: str  # shown once
+
+
+@dataclass(frozen=True)
+class PhoneCredential:
+    endpoint: str
+    digest: str
+    display_name: str
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class AgentAccounts:
+    def __init__(self, engine: Engine, bus: EventBus | None = None) -> None:
+        self.engine = engine
+        self.bus = bus
+
+    def add(self, login: str, name: str, role: Role, skills: Sequence[str], password: str) -> NewAgent:
+        check_login(login)
+        check_password(password)
+        name = name.strip()
+        if not name:
+            raise AgentAccountError("the name must not be empty")
+        sip_password = new_secret(SIP_PASSWORD_BYTES)
+        with unit_of_work(self.engine, self.bus) as uow:
+            if uow.session.exec(select(Agent).where(Agent.login == login)).first() is not None:
+                raise AgentExistsError(f"an agent {login!r} already exists")
+            agent = Agent(
+                login=login,
+                display_name=name,
+                role=role,
+                sip_endpoint=login,
+                skills=list(skills),
+                password_hash=hash_password(password),
+                sip_digest=sip_digest(login, sip_password),
+            )
+            uow.session.add(agent)
+            uow.session.flush()
+            repository.audit(uow.session, "cli", "agent.add", login, {"role": role.value, "skills": list(skills)})
+            uow.session.refresh(agent)
+            uow.session.expunge(agent)
+        return NewAgent(agent, sip_password)
+
+    def all(self) -> list[Agent]:
+        with unit_of_work(self.engine, None, write=False) as uow:
+            agents = list(uow.session.exec(select(Agent).order_by(Agent.login)))
+            for agent in agents:
+                uow.session.expunge(agent)
+            return agents
+
+    def get(self, login: str) -> Agent:
+        with unit_of_work(self.engine, None, write=False) as uow:
+            agent = uow.session.exec(select(Agent).where(Agent.login == login)).first()
+            if agent is None:
+                raise UnknownAgentError(f"no agent {login!r}")
+            uow.session.expunge(agent)
+            return agent
+
+    def disable(self, login: str) -> Agent:
+        """The person leaves: no more sign-in nor phone; their history stays."""
+        with unit_of_work(self.engine, self.bus) as uow:
+            agent = self._find(uow.session, login)
+            agent.active = False
+            repository.set_agent_state(uow.session, agent, AgentState.OFFLINE, reason="compte désactivé")
+            uow.session.add(agent)
+            repository.audit(uow.session, "cli", "agent.disable", login)
+            uow.session.flush()
+            uow.session.refresh(agent)
+            uow.session.expunge(agent)
+            return agent
+
+    def set_skills(self, login: str, skills: Sequence[str]) -> Agent:
+        with unit_of_work(self.engine, self.bus) as uow:
+            agent = self._find(uow.session, login)
+            agent.skills = list(skills)
+            uow.session.add(agent)
+            repository.audit(uow.session, "cli", "agent.set_skills", login, {"skills": list(skills)})
+            uow.session.flush()
+            uow.session.refresh(agent)
+            uow.session.expunge(agent)
+            return agent
+
+    def phones(self) -> tuple[list[PhoneCredential], list[str]]:
+        """The phones Asterisk must have (one per active agent), and the endpoints of disabled agents."""
+        agents = self.all()
+        active = [
+            PhoneCredential(a.sip_endpoint, a.sip_digest, a.display_name) for a in agents if a.active and a.sip_digest
+        ]
+        return active, [a.sip_endpoint for a in agents if not a.active]
+
+    @staticmethod
+    def _find(session: Session, login: str) -> Agent:
+        agent = session.exec(select(Agent).where(Agent.login == login)).first()
+        if agent is None:
+            raise UnknownAgentError(f"no agent {login!r}")
+        return agent
