@@ -80,6 +80,16 @@ class TicketStatusChanged(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class QueueChanged(DomainEvent):
+    """A caller joined, was offered, answered, or left the queue."""
+
+    kind: ClassVar[str] = "queue.changed"
+    entry_id: int
+    call_id: int
+    state: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class AgentStateChanged(DomainEvent):
     kind: ClassVar[str] = "agent.state_changed"
     agent_id: int
@@ -106,7 +116,15 @@ class EventsDropped(DomainEvent):
 
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
     cls.kind: cls
-    for cls in (CallStarted, CallEnded, TicketCreated, TicketStatusChanged, AgentStateChanged, CrisisChanged)
+    for cls in (
+        CallStarted,
+        CallEnded,
+        TicketCreated,
+        TicketStatusChanged,
+        QueueChanged,
+        AgentStateChanged,
+        CrisisChanged,
+    )
 }
 
 

@@ -36,6 +36,7 @@ class AgentState(StrEnum):
 
     OFFLINE = "offline"
     AVAILABLE = "available"
+    RINGING = "ringing"  # offered a caller: their phone rings
     ON_CALL = "on_call"
     WRAP_UP = "wrap_up"  # after a call, finishing notes; not offered new calls yet
     PAUSED = "paused"

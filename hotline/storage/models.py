@@ -281,6 +281,14 @@ class QueueEntry(SQLModel, table=True):
     state: QueueEntryState = Field(default=QueueEntryState.WAITING, sa_type=StrEnumType(QueueEntryState), index=True)
     answered_by_agent_id: int | None = Field(default=None, foreign_key="agent.id", ondelete="SET NULL")
     left_at: datetime | None = None
+    channel_id: str | None = Field(default=None, max_length=CHANNEL_ID_LENGTH, index=True)  # the caller's leg
+    caller_phone: str | None = Field(default=None, max_length=PHONE_LENGTH)
+    reason: str | None = Field(default=None, max_length=EVENT_KIND_LENGTH)  # why a person: caller_asked, not_helped...
+    transcript: str | None = Field(default=None, sa_type=Text)  # what the caller said before asking for a person
+    offered_agent_id: int | None = Field(default=None, foreign_key="agent.id", ondelete="SET NULL")
+    offered_at: datetime | None = None
+    answered_at: datetime | None = None
+    wrapped_up_at: datetime | None = None  # the agent finished the call's wrap-up: the handle time ends here
 
 
 class Callback(SQLModel, table=True):
