@@ -33,6 +33,7 @@ from ivr.flow.commands import (
     Expect,
     FaqAnswer,
     Hangup,
+    JoinQueue,
     KeepUnmatched,
     Listen,
     LookupTicket,
@@ -48,12 +49,16 @@ from ivr.flow.commands import (
     StopPlayback,
 )
 from ivr.flow.events import (
+    AgentConnected,
     CallerHungUp,
     CallResumed,
     CallStarted,
     DtmfReceived,
     Event,
     PlaybackFinished,
+    QueueAnnouncement,
+    QueueJoined,
+    QueueUnavailable,
     SpeechRecognized,
     SpeechStarted,
     TicketCreated,
@@ -61,7 +66,7 @@ from ivr.flow.events import (
     TimerFired,
 )
 from ivr.flow.menu import DOSSIER_TARGET, Menu
-from ivr.flow.prompts import ticket_status_key
+from ivr.flow.prompts import queue_position_text, ticket_status_key
 from kb.schema import Action
 
 # ---- Thresholds. Each reason in one line.
@@ -103,7 +108,9 @@ class CallState(StrEnum):
     CONFIRM_TOPIC = "confirm_topic"  # a low-confidence match: "vous voulez parler de …?" 1 yes, 2 no
     DOSSIER_ENTRY = "dossier_entry"  # typing a dossier number, then #
     DOSSIER_RESULT = "dossier_result"  # looking the dossier up, reading its status, then "anything else?"
-    HUMAN = "human"  # the person path (a queue stub for now): ticket with a callback
+    HUMAN = "human"  # the person path: joining the queue, or (nobody to take the call) a ticket with a callback
+    QUEUED = "queued"  # waiting for an agent, with music on hold and position announcements
+    CONNECTED = "connected"  # bridged with an agent: the flow only waits for the hangup
     GOODBYE = "goodbye"  # last words, then hang up
     ENDED = "ended"  # nothing more happens
 
@@ -178,8 +185,10 @@ class CallFlow:
         actions: Mapping[str, Action],
         crisis_message: str | None = None,
         speech_enabled: bool = False,
+        queue_enabled: bool = False,
     ) -> None:
-        """`actions`: each knowledge-base entry's action, by entry id (the flow needs no more of the KB)."""
+        """`actions`: each knowledge-base entry's action, by entry id (the flow needs no more of the KB).
+        `queue_enabled`: the adapter has an agents' queue (JoinQueue); without one, a person means a callback."""
         missing = [c.target for c in menu.choices if c.target != DOSSIER_TARGET and c.target not in actions]
         if missing:
             raise ValueError(f"menu choices with no known action: {', '.join(missing)}")
@@ -187,6 +196,10 @@ class CallFlow:
         self._actions = dict(actions)
         self._crisis_message = crisis_message.strip() if crisis_message and crisis_message.strip() else None
         self._speech_enabled = speech_enabled
+        self._queue_enabled = queue_enabled
+        self._queue_pending = False  # JoinQueue sent, its answer not in yet
+        self._handoff_reason: HandoffReason | None = None
+        self._transcript: list[str] = []  # what the caller said, for the agent
         self._max_reprompts = MAX_SPEECH_REPROMPTS if speech_enabled else MAX_REPROMPTS
         self._expect: Expect | None = None  # what the recogniser was last told to listen for
         self._suggestion: str | None = None  # the entry of "vous voulez parler de …?"
@@ -220,6 +233,8 @@ class CallFlow:
             CallState.DOSSIER_ENTRY: self._dtmf_dossier_entry,
             CallState.DOSSIER_RESULT: self._dtmf_dossier_result,
             CallState.HUMAN: self._ignore_key,
+            CallState.QUEUED: self._ignore_key,
+            CallState.CONNECTED: self._ignore_key,
             CallState.GOODBYE: self._ignore_key,
             CallState.ENDED: self._ignore_key,
         }
@@ -232,6 +247,8 @@ class CallFlow:
             CallState.DOSSIER_ENTRY: self._dossier_prompt_played,
             CallState.DOSSIER_RESULT: self._dossier_result_played,
             CallState.HUMAN: self._human_stub_played,
+            CallState.QUEUED: lambda: None,  # the holding bridge's music resumes by itself
+            CallState.CONNECTED: lambda: None,
             CallState.GOODBYE: self._hang_up,
             CallState.ENDED: lambda: None,
         }
@@ -277,6 +294,14 @@ class CallFlow:
                 self._on_speech_started()
             case SpeechRecognized():
                 self._on_speech(event)
+            case QueueJoined(position=position, wait_minutes=wait):
+                self._on_queue_joined(position, wait)
+            case QueueUnavailable():
+                self._on_queue_unavailable()
+            case QueueAnnouncement(position=position, wait_minutes=wait):
+                self._on_queue_announcement(position, wait)
+            case AgentConnected(agent=agent):
+                self._on_agent_connected(agent)
             case _:
                 assert_never(event)
         out, self._out = self._out, []
@@ -368,7 +393,43 @@ class CallFlow:
             )
             self._play(self._status_media, interruptible=False)
 
+    def _on_queue_joined(self, position: int, wait_minutes: int | None) -> None:
+        if self._state is not CallState.HUMAN or not self._queue_pending:
+            return
+        self._queue_pending = False
+        self._enter(CallState.QUEUED)
+        self._record("queue_joined", position=position, wait_minutes=wait_minutes)
+        reason = self._handoff_reason.value if self._handoff_reason else HandoffReason.CALLER_ASKED.value
+        self._out.append(CreateTicket(reason, self._faq_id, needs_callback=False))
+        self._play((Prompt("queue_joined"), Say(queue_position_text(position, wait_minutes))), interruptible=False)
+
+    def _on_queue_unavailable(self) -> None:
+        if self._state is not CallState.HUMAN or not self._queue_pending:
+            return
+        self._queue_pending = False
+        self._cancel_timer()
+        self._record("queue_unavailable")
+        self._human_stub(self._handoff_reason or HandoffReason.CALLER_ASKED)
+
+    def _on_queue_announcement(self, position: int, wait_minutes: int | None) -> None:
+        if self._state is not CallState.QUEUED:
+            return
+        self._record("queue_position", position=position, wait_minutes=wait_minutes)
+        self._play((Say(queue_position_text(position, wait_minutes)),), interruptible=False)
+
+    def _on_agent_connected(self, agent: str) -> None:
+        if self._state not in (CallState.QUEUED, CallState.HUMAN):
+            return
+        self._queue_pending = False
+        self._enter(CallState.CONNECTED)
+        self._record("agent_connected", agent=agent)
+        self._set_outcome(CallOutcome.TO_AGENT)
+
     def _on_ticket_created(self, dossier: str) -> None:
+        if self._state in (CallState.QUEUED, CallState.CONNECTED) and self._ticket_dossier is None:
+            self._ticket_dossier = dossier  # the queued call's ticket: the agent reads it, the caller is not told
+            self._record("ticket_created", dossier=dossier)
+            return
         if self._state is not CallState.HUMAN or self._ticket_dossier is not None:
             return
         self._cancel_timer()
@@ -408,6 +469,8 @@ class CallFlow:
         )
         self._stop_playback()
         self._cancel_timer()
+        if event.text.strip():
+            self._transcript.append(event.text.strip())
         if not event.text.strip():
             self._fail(Failure.NO_INPUT)  # noise, or words the recogniser could not make out
         elif event.wants_human:
@@ -503,6 +566,8 @@ class CallFlow:
     def _repeat(self) -> None:
         if self._state is CallState.DOSSIER_RESULT and self._result_phase is _ResultPhase.LOOKUP:
             return  # nothing is playing or asked while the lookup runs
+        if self._state in (CallState.QUEUED, CallState.CONNECTED) or self._queue_pending:
+            return  # waiting for (or talking with) a person: nothing to repeat
         self._record("repeat", state=self._state.value)
         if self._state is CallState.GOODBYE:
             self._play(self._goodbye_media, interruptible=False)
@@ -530,7 +595,7 @@ class CallFlow:
             case CallState.HUMAN:
                 self._stub_done = False
                 self._play((Prompt("human_stub"),), interruptible=False)
-            case CallState.ENDED:
+            case CallState.QUEUED | CallState.CONNECTED | CallState.ENDED:
                 pass
 
     # ---- Playbacks that ended, per state.
@@ -672,6 +737,8 @@ class CallFlow:
             self._record("dossier_lookup_failed", dossier=self._lookup_dossier)
             self._lookup_dossier = None
             self._to_human(HandoffReason.LOOKUP_FAILED)
+        elif self._state is CallState.HUMAN and self._queue_pending:
+            self._on_queue_unavailable()  # the queue did not answer in time: the caller is called back
         elif self._state is CallState.HUMAN:
             self._record("ticket_failed")
             self._goodbye((Prompt("technical_problem"), Prompt("goodbye")), CallOutcome.FALLBACK)
@@ -716,9 +783,20 @@ class CallFlow:
         if self._handed_off:
             return  # already on the person path: one ticket per call
         self._handed_off = True
+        self._handoff_reason = reason
         from_state = self._state
         self._enter(CallState.HUMAN)
         self._record("to_human", reason=reason.value, from_state=from_state.value, faq_id=self._faq_id)
+        if self._queue_enabled:
+            self._queue_pending = True
+            self._out.append(JoinQueue(reason.value, self._faq_id, " | ".join(self._transcript)))
+            self._start_timer(_TimerKind.OPERATION, OPERATION_TIMEOUT_S)
+            return
+        self._human_stub(reason)
+
+    def _human_stub(self, reason: HandoffReason) -> None:
+        """Nobody can take the call now: a ticket flagged for a callback, its dossier number, goodbye."""
+        self._stub_done = False
         self._play((Prompt("human_stub"),), interruptible=False)
         self._out.append(CreateTicket(reason.value, self._faq_id, needs_callback=True))
         self._start_timer(_TimerKind.OPERATION, OPERATION_TIMEOUT_S)

@@ -110,6 +110,16 @@ class CreateTicket:
 
 
 @dataclass(frozen=True, slots=True)
+class JoinQueue:
+    """Put the caller in the agents' queue (the adapter's ACD answers QueueJoined, or QueueUnavailable when no
+    agent is logged in or the queue cannot take the call)."""
+
+    reason: str  # HandoffReason value
+    faq_id: str | None
+    transcript: str = ""  # what the caller said, for the agent's screen
+
+
+@dataclass(frozen=True, slots=True)
 class RecordEvent:
     """Add a step to the call's timeline."""
 
@@ -166,6 +176,7 @@ Command = (
     | CancelTimer
     | LookupTicket
     | CreateTicket
+    | JoinQueue
     | RecordEvent
     | SetOutcome
     | SetAnswered

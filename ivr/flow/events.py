@@ -97,6 +97,34 @@ class SpeechRecognized:
     referral_says: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class QueueJoined:
+    """The answer to JoinQueue: the caller waits for an agent, at `position` (1: next)."""
+
+    position: int
+    wait_minutes: int | None  # None: nothing measured yet, so no figure is given
+
+
+@dataclass(frozen=True, slots=True)
+class QueueUnavailable:
+    """The answer to JoinQueue when nobody can take the call (no agent logged in): the callback path."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueAnnouncement:
+    """Time to tell the waiting caller their position again (periodically, or it improved)."""
+
+    position: int
+    wait_minutes: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConnected:
+    """An agent answered: the caller is bridged with them."""
+
+    agent: str
+
+
 Event = (
     CallStarted
     | CallResumed
@@ -108,4 +136,8 @@ Event = (
     | TicketCreated
     | SpeechStarted
     | SpeechRecognized
+    | QueueJoined
+    | QueueUnavailable
+    | QueueAnnouncement
+    | AgentConnected
 )

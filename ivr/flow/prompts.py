@@ -59,12 +59,24 @@ PROMPT_TEXTS: dict[str, str] = {
     "human_stub": (
         "Tous nos conseillers sont occupés. Votre demande est enregistrée et un conseiller vous rappellera."
     ),
+    "queue_joined": "Nous vous mettons en relation avec un conseiller. Merci de patienter.",
     "your_dossier_is": "Votre numéro de dossier est le",
     "technical_problem": (
         "Nous rencontrons un problème technique et ne pouvons pas enregistrer votre demande. "
         "Merci de rappeler dans quelques minutes."
     ),
 }
+
+
+def queue_position_text(position: int, wait_minutes: int | None) -> str:
+    """The waiting caller's position, and the expected wait when one has been measured ("3e" is read
+    "troisième" by the text preparation)."""
+    where = "Vous êtes le prochain." if position <= 1 else f"Vous êtes le {position}e dans la file d'attente."
+    if wait_minutes is None:
+        return where
+    unit = "minute" if wait_minutes == 1 else "minutes"
+    return f"{where} Votre attente est estimée à {wait_minutes} {unit}."
+
 
 # Catalog keys the flow plays together as one playback: one voice per playback means each is synthesised as
 # one sentence, so they are warmed at start-up like the single prompts. A reprompt is the failure's prompt,

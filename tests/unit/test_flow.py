@@ -77,8 +77,12 @@ class Call:
     """Runs a script of events through one CallFlow, tracking what the adapter would: the current playback
     and the running timer."""
 
-    def __init__(self, crisis_message: str | None = None, speech_enabled: bool = False) -> None:
-        self.flow = CallFlow(MENU, ACTIONS, crisis_message=crisis_message, speech_enabled=speech_enabled)
+    def __init__(
+        self, crisis_message: str | None = None, speech_enabled: bool = False, queue_enabled: bool = False
+    ) -> None:
+        self.flow = CallFlow(
+            MENU, ACTIONS, crisis_message=crisis_message, speech_enabled=speech_enabled, queue_enabled=queue_enabled
+        )
         self.playing: str | None = None
         self.timer: str | None = None
         self.history: list[Command] = []

@@ -15,6 +15,7 @@ from ivr.flow.commands import (
     CreateTicket,
     FaqAnswer,
     Hangup,
+    JoinQueue,
     LookupTicket,
     Play,
     Prompt,
@@ -24,11 +25,15 @@ from ivr.flow.commands import (
     StopPlayback,
 )
 from ivr.flow.events import (
+    AgentConnected,
     CallerHungUp,
     CallResumed,
     DtmfReceived,
     Event,
     PlaybackFinished,
+    QueueAnnouncement,
+    QueueJoined,
+    QueueUnavailable,
     SpeechRecognized,
     SpeechStarted,
     TicketCreated,
@@ -51,7 +56,11 @@ class Walk:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
         self.resumed = seed % 10 == 7  # a call adopted after a crash of the app starts at the apology
-        self.call = Call(crisis_message=CRISIS if seed % 3 == 0 else None, speech_enabled=seed % 2 == 0)
+        self.call = Call(
+            crisis_message=CRISIS if seed % 3 == 0 else None, speech_enabled=seed % 2 == 0, queue_enabled=seed % 4 < 2
+        )
+        self.pending_joins = 0
+        self.queued = False
         self.ended = False
         self.play_ids: list[str] = []
         self.timer_names: set[str] = set()
@@ -80,7 +89,9 @@ class Walk:
                                 assert key in PROMPT_TEXTS, key
                                 self.prompt_keys.add(key)
                             case Say(text=text):
-                                assert text in (CRISIS, "Vous voulez parler de : un sujet ?", REFERRAL_SAYS), text
+                                assert text in (CRISIS, "Vous voulez parler de : un sujet ?", REFERRAL_SAYS) or (
+                                    text.startswith("Vous êtes le")
+                                ), text
                             case FaqAnswer(faq_id=faq_id):
                                 assert faq_id in ACTIONS
                             case _:
@@ -98,6 +109,9 @@ class Walk:
                     timer = None
                 case LookupTicket(dossier=dossier):
                     self.pending_lookups.append(dossier)
+                case JoinQueue():
+                    self.pending_joins += 1
+                    assert self.pending_joins == 1, "one JoinQueue per call"
                 case CreateTicket():
                     self.tickets += 1
                     self.pending_creates += 1
@@ -123,8 +137,10 @@ class Walk:
             self.ended = True
         if not self.ended:
             assert self.call.state() is not CallState.ENDED
-            # Liveness: something plays or a timer runs, so the caller is never left in silence for good.
-            assert self.call.playing is not None or self.call.timer is not None, self.call.state()
+            # Liveness: something plays or a timer runs, so the caller is never left in silence for good (in the
+            # queue the holding bridge's music plays, and with an agent the caller talks).
+            if self.call.state() not in (CallState.QUEUED, CallState.CONNECTED):
+                assert self.call.playing is not None or self.call.timer is not None, self.call.state()
 
     def step(self) -> None:
         rng, call = self.rng, self.call
@@ -178,6 +194,13 @@ class Walk:
             options.append((8, [TicketLookedUp(dossier, found, status, None)]))
         if self.pending_creates:
             options.append((4, [TicketCreated(new_dossier_number(rng))]))
+        if self.pending_joins == 1 and not self.queued:
+            position = rng.randint(1, 12)
+            options.append((4, [QueueJoined(position, rng.choice([None, 1, 4]))]))
+            options.append((2, [QueueUnavailable()]))
+        if call.state() is CallState.QUEUED:
+            options.append((3, [QueueAnnouncement(rng.randint(1, 12), rng.choice([None, 2]))]))
+            options.append((2, [AgentConnected("alice")]))
         weights = [weight for weight, events in options if events]
         choices = [events for _, events in options if events]
         events = rng.choices(choices, weights)[0]
@@ -185,6 +208,8 @@ class Walk:
             self.pending_creates -= 1
         if isinstance(events[0], TicketLookedUp):
             self.pending_lookups.pop(0)
+        if isinstance(events[0], (QueueJoined, QueueUnavailable)):
+            self.queued = True
         for event in events:
             self.send(event)
 
@@ -215,4 +240,5 @@ def test_random_calls_keep_every_invariant() -> None:
         CallOutcome.CALLBACK_REQUESTED,
         CallOutcome.ABANDONED,
         CallOutcome.FALLBACK,
+        CallOutcome.TO_AGENT,
     }

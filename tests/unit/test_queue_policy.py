@@ -59,8 +59,8 @@ def test_overflow_after_the_delay_lets_any_available_agent_take_the_call() -> No
 
 def test_never_an_agent_who_is_not_available() -> None:
     waiting = caller(1, 0)
-    busy = [agent(i, -100, state=s) for i, s in enumerate([AgentState.RINGING, AgentState.ON_CALL,
-                                                           AgentState.WRAP_UP, AgentState.PAUSED, AgentState.OFFLINE])]  # fmt: skip
+    states = [AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.PAUSED, AgentState.OFFLINE]
+    busy = [agent(i, -100, state=s) for i, s in enumerate(states)]
     assert best_agent(waiting, busy, at(500), 60) is None
 
 

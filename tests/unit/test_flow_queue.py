@@ -1,0 +1,95 @@
+"""The person path with an agents' queue: join, hear the position, be connected; or, nobody there, a callback."""
+
+from __future__ import annotations
+
+from hotline.domain.enums import CallOutcome
+from ivr.flow.call_flow import OPERATION_TIMEOUT_S, CallState
+from ivr.flow.commands import CreateTicket, JoinQueue, Play, Prompt, Say, SetOutcome, StartTimer
+from ivr.flow.events import (
+    AgentConnected,
+    CallerHungUp,
+    DtmfReceived,
+    QueueAnnouncement,
+    QueueJoined,
+    QueueUnavailable,
+    SpeechRecognized,
+    TicketCreated,
+)
+from ivr.flow.prompts import queue_position_text
+from tests.unit.test_flow import Call, of_type, records
+
+
+def queued_call() -> Call:
+    call = Call(queue_enabled=True)
+    call.start()
+    call.finish()  # the welcome
+    out = call.keys("0")
+    assert of_type(out, JoinQueue) == [JoinQueue("caller_asked", None, "")]
+    assert of_type(out, StartTimer) == [StartTimer(call.timer or "", OPERATION_TIMEOUT_S)]
+    assert not of_type(out, Play) and not of_type(out, CreateTicket), "nothing said before the queue answers"
+    assert call.state() is CallState.HUMAN
+    return call
+
+
+def test_the_position_text() -> None:
+    assert queue_position_text(1, None) == "Vous êtes le prochain."
+    assert queue_position_text(3, None) == "Vous êtes le 3e dans la file d'attente."
+    assert queue_position_text(3, 1) == "Vous êtes le 3e dans la file d'attente. Votre attente est estimée à 1 minute."
+    assert queue_position_text(2, 5).endswith("estimée à 5 minutes.")
+
+
+def test_joining_says_the_position_opens_a_ticket_without_callback_then_the_agent_answers() -> None:
+    call = queued_call()
+    out = call.send(QueueJoined(3, 4))
+    assert call.state() is CallState.QUEUED
+    assert of_type(out, CreateTicket) == [CreateTicket("caller_asked", None, needs_callback=False)]
+    play = of_type(out, Play)[0]
+    assert play.media == (Prompt("queue_joined"), Say(queue_position_text(3, 4))) and not play.interruptible
+    assert call.timer is None, "the operation timer is cancelled"
+    assert records(call.send(TicketCreated("12345678"))) == ["ticket_created"], "kept for the agent, not said"
+    call.finish()
+    assert call.state() is CallState.QUEUED and call.playing is None  # the bridge's music plays now
+    out = call.send(QueueAnnouncement(1, None))
+    assert of_type(out, Play)[0].media == (Say("Vous êtes le prochain."),)
+    assert call.send(DtmfReceived("5")) == [] and call.send(DtmfReceived("*")) == []
+    out = call.send(AgentConnected("alice"))
+    assert call.state() is CallState.CONNECTED
+    assert of_type(out, SetOutcome) == [SetOutcome(CallOutcome.TO_AGENT)]
+    assert "agent_connected" in records(out)
+    assert call.send(QueueAnnouncement(1, None)) == [], "no announcement once connected"
+    call.send(CallerHungUp())
+    assert call.flow.outcome is CallOutcome.TO_AGENT
+
+
+def test_nobody_logged_in_means_the_callback_ticket_as_before() -> None:
+    call = queued_call()
+    out = call.send(QueueUnavailable())
+    assert of_type(out, Play)[0].media == (Prompt("human_stub"),)
+    assert of_type(out, CreateTicket) == [CreateTicket("caller_asked", None, needs_callback=True)]
+    assert call.send(QueueJoined(1, None)) == [], "a late answer changes nothing"
+    call.send(TicketCreated("12345678"))
+    call.finish()
+    assert call.state() is CallState.GOODBYE
+
+
+def test_a_queue_that_does_not_answer_in_time_means_the_callback() -> None:
+    call = queued_call()
+    out = call.fire()
+    assert "queue_unavailable" in records(out)
+    assert of_type(out, CreateTicket) == [CreateTicket("caller_asked", None, needs_callback=True)]
+
+
+def test_hanging_up_while_waiting_is_an_abandon() -> None:
+    call = queued_call()
+    call.send(QueueJoined(2, None))
+    call.send(CallerHungUp())
+    assert call.flow.outcome is CallOutcome.ABANDONED
+
+
+def test_the_callers_words_go_with_them_to_the_queue() -> None:
+    call = Call(queue_enabled=True, speech_enabled=True)
+    call.start()
+    call.finish()
+    call.send(SpeechRecognized("euh ma poubelle", None, 0.1, ()))
+    out = call.send(SpeechRecognized("je veux parler à quelqu'un", None, 0.0, (), wants_human=True))
+    assert of_type(out, JoinQueue) == [JoinQueue("caller_asked", None, "euh ma poubelle | je veux parler à quelqu'un")]
