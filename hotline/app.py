@@ -76,7 +76,14 @@ class Hotline:
 
     @cached_property
     def web(self) -> FastAPI:
-        parts = WebParts(engine=self.engine, kb=self.kb, matcher=self.matcher, ari_connected=self.ari_connected)
+        parts = WebParts(
+            engine=self.engine,
+            kb=self.kb,
+            matcher=self.matcher,
+            ari_connected=self.ari_connected,
+            bus=self.bus,
+            pause_reasons=tuple(self.settings.pause_reasons),
+        )
         return create_web_app(parts, lifespan=self._lifespan)
 
     @asynccontextmanager

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hotline.domain.agent_states import DEFAULT_PAUSE_REASONS
 from hotline.secrets_store import stored_secret
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +77,22 @@ class Settings(BaseSettings):
     )
     fallback_spool_dir: Path | None = Field(
         None, description="The same folder on this host (shared volume in compose); empty: inside the sandbox."
+    )
+    queue_announce_s: float = Field(
+        60.0, ge=10, description="How often a waiting caller hears their position and expected wait (s)."
+    )
+    queue_skill_overflow_s: float = Field(
+        60.0, ge=0, description="After this wait (s), any available agent may take a caller, skilled or not."
+    )
+    agent_ring_timeout_s: int = Field(
+        15, ge=5, le=120, description="How long an agent's phone rings before the next agent is tried (s)."
+    )
+    agent_wrap_up_s: float = Field(
+        30.0, ge=0, le=600, description="Wrap-up after each call before the agent is offered another (s)."
+    )
+    pause_reasons: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PAUSE_REASONS),
+        description='The reasons an agent may give for a pause, as JSON: ["pause", "réunion", ...]',
     )
     crisis_message: str | None = Field(
         None, description="A crisis pre-announcement played after the greeting (French); empty: none."

@@ -240,6 +240,10 @@ class QueueService:
             uow.session.refresh(agent)
             return agent
 
+    def agent(self, agent_id: int) -> Agent | None:
+        with unit_of_work(self.engine, None, write=False) as uow:
+            return uow.session.get(Agent, agent_id)
+
     def agents_in(self, states: Sequence[AgentState]) -> list[Agent]:
         with unit_of_work(self.engine, None, write=False) as uow:
             return list(

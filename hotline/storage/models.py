@@ -145,6 +145,19 @@ class CallEvent(SQLModel, table=True):
 # -------------------------------------------------------------------------------------------- agents
 
 
+class WebSession(SQLModel, table=True):
+    """A signed-in browser or API client: the cookie's token is kept as its SHA-256 only."""
+
+    __tablename__ = "web_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    agent_id: int = Field(foreign_key="agent.id", ondelete="CASCADE", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utc_now)
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
 class AgentBase(SQLModel):
     login: str = Field(max_length=LOGIN_LENGTH, unique=True, index=True)
     display_name: str = Field(max_length=DISPLAY_NAME_LENGTH)

@@ -3,15 +3,20 @@ request, the signed-in agent and a role check."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from hotline.bus import EventBus
+from hotline.domain.agent_states import DEFAULT_PAUSE_REASONS
 from hotline.domain.roles import Role
+from hotline.services.web_sessions import WebSessions
 from kb.loader import KnowledgeBase
 from kb.matcher import Matcher
 
@@ -24,6 +29,17 @@ class WebParts:
     kb: KnowledgeBase
     matcher: Callable[[], Matcher]  # shared with the IVR; built on first use (the encoder takes a second)
     ari_connected: Callable[[], bool]
+    bus: EventBus | None = None
+    sessions: WebSessions | None = None  # None: built on the engine
+    pause_reasons: tuple[str, ...] = DEFAULT_PAUSE_REASONS
+    secure_cookies: bool = False  # True behind HTTPS
+
+    @cached_property
+    def _own_sessions(self) -> WebSessions:
+        return WebSessions(self.engine)
+
+    def web_sessions(self) -> WebSessions:
+        return self.sessions if self.sessions is not None else self._own_sessions
 
 
 def get_parts(request: Request) -> WebParts:
@@ -56,10 +72,27 @@ def sign_in(request: Request, agent: AuthenticatedAgent) -> None:
     request.state.agent = agent
 
 
+SESSION_COOKIE = "hotline_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def current_user(request: Request) -> AuthenticatedAgent:
+    """The agent signed in by the session cookie (or by `sign_in`); a state-changing request with the cookie
+    must also carry the session's CSRF token in the X-CSRF-Token header."""
     agent = getattr(request.state, "agent", None)
-    if not isinstance(agent, AuthenticatedAgent):
+    if isinstance(agent, AuthenticatedAgent):
+        return agent
+    token = request.cookies.get(SESSION_COOKIE)
+    found = get_parts(request).web_sessions().lookup(token) if token else None
+    if found is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Veuillez vous identifier.")
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not secrets.compare_digest(sent.encode(), found.csrf_token.encode()):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "Jeton CSRF absent ou invalide (en-tête X-CSRF-Token).")
+    agent = AuthenticatedAgent(agent_id=found.agent_id, login=found.login, role=found.role)
+    request.state.agent = agent
     return agent
 
 

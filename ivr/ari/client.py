@@ -212,6 +212,36 @@ class AriClient:
     async def add_channel(self, bridge_id: str, channel_id: str) -> None:
         await self.request("POST", f"/bridges/{quote(bridge_id)}/addChannel", {"channel": channel_id})
 
+    async def remove_channel(self, bridge_id: str, channel_id: str) -> None:
+        await self.request("POST", f"/bridges/{quote(bridge_id)}/removeChannel", {"channel": channel_id})
+
+    async def start_bridge_moh(self, bridge_id: str, moh_class: str = "default") -> None:
+        """Music on hold for everyone in the bridge (a channel's own playback pauses it for that channel)."""
+        await self.request("POST", f"/bridges/{quote(bridge_id)}/moh", {"mohClass": moh_class})
+
+    async def originate(
+        self,
+        channel_id: str,
+        endpoint: str,
+        app: str,
+        app_args: str,
+        timeout_s: int,
+        caller_id: str = "",
+        variables: dict[str, str] | None = None,
+    ) -> None:
+        """Dial `endpoint`; answered, the new channel enters Stasis in `app` with `app_args`. Not answered within
+        `timeout_s` (or busy, or unreachable), it is destroyed with the cause."""
+        params = {
+            "endpoint": endpoint,
+            "app": app,
+            "appArgs": app_args,
+            "channelId": channel_id,
+            "timeout": str(timeout_s),
+        }
+        if caller_id:
+            params["callerId"] = caller_id
+        await self.request("POST", "/channels", params, {"variables": variables} if variables else None)
+
     async def destroy_bridge(self, bridge_id: str) -> None:
         try:
             await self.request("DELETE", f"/bridges/{quote(bridge_id)}")

@@ -16,6 +16,7 @@ from hotline.storage.models import utc_now
 from ivr.ari.client import AriConfig, AriEvent, run_events
 from ivr.flow import events as ev
 from ivr.runtime import adoption
+from ivr.runtime.acd import Acd, is_agent_leg
 from ivr.runtime.session import CallControl, CallSession, Flow, MediaResolver, SpeechFactory
 from ivr.runtime.speech_tap import MediaChannels, is_media_channel
 from ivr.runtime.store import CallStore, OpenCall
@@ -45,8 +46,10 @@ class IvrApp:
         store: CallStore,
         flow_factory: Callable[[], Flow],
         speech_factory: SpeechFactory | None = None,
+        acd: Acd | None = None,
     ) -> None:
         self.config = config
+        self.acd = acd
         self.control = control
         self.media = media
         self.store = store
@@ -103,7 +106,7 @@ class IvrApp:
             log.exception("could not read the calls a previous run left; held callers go to the fallback")
             left = None
         await adoption.clear_left_media(self.control, held)
-        callers = sorted(c for c in held if not is_media_channel(c))
+        callers = sorted(c for c in held if not is_media_channel(c) and not is_agent_leg(c))
         rows = {call.channel_id: call for call in left or []}
         details = {str(c.get("id")): c for c in await self.control.channels()} if callers else {}
         for channel_id in callers:
@@ -137,10 +140,13 @@ class IvrApp:
     # --- events
     async def handle(self, event: AriEvent) -> None:
         kind = event.get("type")
+        channel = event.get("channel") or {}
+        if self.acd is not None and is_agent_leg(str(channel.get("id", ""))):
+            await self._agent_leg_event(str(kind), str(channel.get("id")), event)
+            return
         if kind == "StasisStart":
             await self._stasis_start(event)
             return
-        channel = event.get("channel") or {}
         session = self.sessions.get(channel.get("id", ""))
         if kind == "ChannelDtmfReceived" and session:
             session.feed(ev.DtmfReceived(str(event.get("digit", ""))))
@@ -154,6 +160,15 @@ class IvrApp:
         # the flow sees the hangup in the state the caller left, not in the next one.
         elif kind in ("ChannelHangupRequest", "StasisEnd", "ChannelDestroyed") and session:
             session.caller_hung_up()
+
+    async def _agent_leg_event(self, kind: str, leg_id: str, event: AriEvent) -> None:
+        """An agent's phone leg, dialled by the queue: answered (it enters Stasis) or gone."""
+        assert self.acd is not None
+        if kind == "StasisStart":
+            self._spawn(self.acd.agent_leg_answered(leg_id), f"agent-answered-{leg_id}")
+        elif kind in ("ChannelDestroyed", "ChannelHangupRequest", "StasisEnd"):
+            cause = str(event.get("cause_txt") or event.get("cause") or kind)
+            self._spawn(self.acd.agent_leg_gone(leg_id, cause), f"agent-gone-{leg_id}")
 
     async def _stasis_start(self, event: AriEvent) -> None:
         channel = event.get("channel") or {}
@@ -182,6 +197,7 @@ class IvrApp:
             self.store,
             self.timeline,
             self.speech_factory,
+            self.acd,
         )
         self.sessions[channel_id] = session
         return session

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from hotline.bus import EventBus
 from hotline.services.agent_accounts import AgentAccounts
 from hotline.services.crisis import CRISIS_REFRESH_S, Crisis, CrisisService
+from hotline.services.queue import QueueService
 from hotline.settings import Settings
 from ivr.ari.client import AriClient, AriConfig
 from ivr.asterisk.agent_phones import AgentPhone, AgentPhones
@@ -22,6 +23,7 @@ from ivr.flow.prompts import PLAYED_TOGETHER, PROMPT_TEXTS
 from ivr.prompts.cache import tts_cache_for
 from ivr.prompts.recorded import RecordedCatalog
 from ivr.prompts.resolver import PromptResolver, kb_answers_from
+from ivr.runtime.acd import Acd, QueueSettings
 from ivr.runtime.fallback import import_fallback_calls
 from ivr.runtime.ivr_app import IvrApp
 from ivr.runtime.media import PromptMedia
@@ -67,11 +69,13 @@ class Ivr:
     resolver: PromptResolver
     crisis: CrisisService
     speech: SpeechParts | None = field(default=None)
+    acd: Acd | None = field(default=None)
 
     async def run(self) -> None:
         """Warm the prompts in the background, load speech, then keep the ARI app connected until cancelled."""
         warm = asyncio.create_task(self._warm())
         crisis = asyncio.create_task(self._follow_crisis())
+        acd = asyncio.create_task(self.acd.run()) if self.acd is not None else None
         try:
             if self.speech is not None:
                 # Before connecting: while the app is away, the dialplan fallback takes the calls.
@@ -89,6 +93,8 @@ class Ivr:
         finally:
             warm.cancel()
             crisis.cancel()
+            if acd is not None:
+                acd.cancel()
             await self.client.aclose()
 
     async def _follow_crisis(self) -> None:
@@ -134,7 +140,7 @@ def build_ivr(
         # Speech only when the recogniser is there: a keys-only call must not invite the caller to speak.
         speaking = app.speech_factory is not None
         announcement = crisis.current().announcement  # in memory: kept fresh by Ivr._follow_crisis
-        return CallFlow(menu, actions, crisis_message=announcement, speech_enabled=speaking)
+        return CallFlow(menu, actions, crisis_message=announcement, speech_enabled=speaking, queue_enabled=True)
 
     speech: SpeechParts | None = None
     speech_factory = None
@@ -153,7 +159,14 @@ def build_ivr(
             receiver = RtpReceiver(listener.push_ulaw, settings.speech_rtp_bind, settings.speech_rtp_host)
             return SpeechTap(channel_id, config.app, client, app.media_channels, listener, receiver)
 
-    app = IvrApp(config, client, PromptMedia(resolver), store, new_flow, speech_factory)
+    queue_settings = QueueSettings(
+        announce_s=settings.queue_announce_s,
+        skill_overflow_s=settings.queue_skill_overflow_s,
+        ring_timeout_s=settings.agent_ring_timeout_s,
+        wrap_up_s=settings.agent_wrap_up_s,
+    )
+    acd = Acd(client, QueueService(engine, bus), config.app, queue_settings, bus)
+    app = IvrApp(config, client, PromptMedia(resolver), store, new_flow, speech_factory, acd)
 
     async def import_fallback() -> None:
         # Calls the dialplan took while the app was away become tickets as soon as it is back.
@@ -186,4 +199,4 @@ def build_ivr(
 
     app.on_connected_hooks.append(import_fallback)
     app.on_connected_hooks.append(push_agent_phones)
-    return Ivr(app, client, resolver, crisis, speech)
+    return Ivr(app, client, resolver, crisis, speech, acd)

@@ -49,6 +49,13 @@ class CallControl(Protocol):
     async def set_variable(self, channel_id: str, name: str, value: str) -> None: ...
 
 
+class Queue(Protocol):
+    """The agents' queue (ivr.runtime.acd.Acd), as a call sees it."""
+
+    async def join(self, session: Any, call_id: int, command: cmd.JoinQueue, topic: str | None) -> None: ...
+    async def caller_left(self, channel_id: str) -> None: ...
+
+
 class MediaResolver(Protocol):
     """Turns one playback's media items into Asterisk media URIs (recorded prompts, TTS files, digits),
     as a whole: the items of one playback are heard in one voice."""
@@ -85,8 +92,10 @@ class CallSession:
         store: CallStore,
         timeline: TimelineWriter | None = None,
         speech_factory: SpeechFactory | None = None,
+        acd: Queue | None = None,
     ) -> None:
         self.channel_id = channel_id
+        self.acd = acd
         self.caller = caller
         self.called = called
         self.flow = flow
@@ -226,8 +235,12 @@ class CallSession:
         finally:
             self._cancel_timers()
             await self._close_ari_lane()
-            if self.speech is not None:
-                await self.speech.close()
+            await self.stop_listening()
+            if self.acd is not None:
+                try:
+                    await self.acd.caller_left(self.channel_id)  # out of the queue, or the agent's leg ended
+                except Exception:
+                    log.exception("call %s: leaving the queue failed", self.channel_id)
             await self._finish()
 
     async def _finish(self) -> None:
@@ -295,6 +308,8 @@ class CallSession:
                 self._operate(self._lookup_ticket(dossier), command)
             case cmd.CreateTicket():
                 self._operate(self._create_ticket(command), command)
+            case cmd.JoinQueue():
+                self._operate(self._join_queue(command), command)
             case cmd.KeepUnmatched():
                 self._operate(self._keep_unmatched(command), command)
             case cmd.SetAnswered(faq_id=faq_id):
@@ -342,6 +357,24 @@ class CallSession:
             self.store.create_ticket, call_id, command.reason, command.faq_id, command.needs_callback
         )
         self.feed(ev.TicketCreated(dossier))
+
+    async def _join_queue(self, command: cmd.JoinQueue) -> None:
+        call_id = await self._row_id()
+        if self.acd is None:
+            self.feed(ev.QueueUnavailable())
+            return
+        topic = command.faq_id.split(".", 1)[0] if command.faq_id else None
+        await self.acd.join(self, call_id, command, topic)
+
+    async def stop_listening(self) -> None:
+        """No more speech recognition on this call (it waits for, or talks with, a person)."""
+        speech, self.speech = self.speech, None
+        if speech is not None:
+            await speech.close()
+
+    def record(self, kind: str, data: dict[str, Any]) -> None:
+        """A timeline step from outside the flow (the queue's offers and misses)."""
+        self._record(kind, data)
 
     async def _settle_operations(self) -> None:
         """At the call's end: lookups no longer matter; tickets and kept utterances must land."""

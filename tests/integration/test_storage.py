@@ -67,6 +67,7 @@ from hotline.storage.repository import (
 
 EXPECTED_TABLES = {
     "agent",
+    "web_session",
     "agent_state_change",
     "audit_log",
     "call",

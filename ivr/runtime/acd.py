@@ -1,0 +1,394 @@
+"""The agents' queue over ARI (automatic call distribution): callers wait in one holding bridge with music on
+hold, the chosen agent's phone is originated, and answering bridges the two legs.
+
+Modelled on Wazo's switchboard: the queue's state is in the database (hotline.services.queue), where offers are
+conditional updates, so two agents never take one caller; Asterisk holds the media. The rules (order, skills,
+longest idle, expected wait, announcements) are hotline.domain.queue's; this module only carries them out:
+
+- JoinQueue (from a call's flow): nobody logged in → QueueUnavailable (the callback path); otherwise the caller
+  gets an entry, joins the holding bridge and hears their position (QueueJoined).
+- Distribution runs when something changes (a caller joins, an agent becomes available, a leg ends) and every
+  second (skill overflow, announcements): each pair (caller, agent) is offered: the agent's phone is dialled for
+  `ring_timeout_s`. Answered: a mixing bridge joins the caller and the agent (AgentConnected to the flow). Not
+  answered, busy or unregistered: the caller keeps their place and the agent is paused "appel manqué".
+- Either side hangs up a conversation: the other leg is hung up, the agent goes to wrap-up, then available after
+  `wrap_up_s`. The caller hangs up while waiting: abandoned; while an agent's phone rings: that leg is stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hotline.bus import AgentStateChanged, EventBus, QueueChanged
+from hotline.domain.enums import AgentState, QueueEntryState
+from hotline.domain.queue import (
+    DEFAULT_ANNOUNCE_S,
+    DEFAULT_SKILL_OVERFLOW_S,
+    announcement_due,
+    assignments,
+    expected_wait_s,
+    position_of,
+    spoken_minutes,
+)
+from hotline.services.queue import NewEntry, QueueConflictError, QueueService, QueueSnapshot
+from hotline.storage.models import utc_now
+from ivr.flow import commands as cmd
+from ivr.flow import events as ev
+
+log = logging.getLogger(__name__)
+
+HOLDING_BRIDGE = "hotline-queue"
+AGENT_LEG_PREFIX = "hotline-agent-"  # the channel id of every agent leg the queue dials
+CONVERSATION_PREFIX = "hotline-conv-"
+DISPATCH_TICK_S = 1.0  # skill overflow and announcements are checked this often
+DEFAULT_RING_TIMEOUT_S = 15
+DEFAULT_WRAP_UP_S = 30.0
+
+
+def is_agent_leg(channel_id: str) -> bool:
+    return channel_id.startswith(AGENT_LEG_PREFIX)
+
+
+class AcdControl(Protocol):
+    async def create_bridge(self, bridge_id: str, bridge_type: str = "mixing") -> None: ...
+    async def add_channel(self, bridge_id: str, channel_id: str) -> None: ...
+    async def remove_channel(self, bridge_id: str, channel_id: str) -> None: ...
+    async def start_bridge_moh(self, bridge_id: str, moh_class: str = "default") -> None: ...
+    async def destroy_bridge(self, bridge_id: str) -> None: ...
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
+    async def originate(
+        self,
+        channel_id: str,
+        endpoint: str,
+        app: str,
+        app_args: str,
+        timeout_s: int,
+        caller_id: str = "",
+        variables: dict[str, str] | None = None,
+    ) -> None: ...
+
+
+class QueuedCall(Protocol):
+    """What the queue needs of a call's session."""
+
+    channel_id: str
+    caller: str | None
+
+    def feed(self, event: ev.Event) -> None: ...
+    def record(self, kind: str, data: dict[str, Any]) -> None: ...
+    async def stop_listening(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    announce_s: float = DEFAULT_ANNOUNCE_S
+    skill_overflow_s: float = DEFAULT_SKILL_OVERFLOW_S
+    ring_timeout_s: int = DEFAULT_RING_TIMEOUT_S
+    wrap_up_s: float = DEFAULT_WRAP_UP_S
+
+
+@dataclass
+class _Waiting:
+    session: QueuedCall
+    entry_id: int
+    announced_position: int | None = None
+    announced_at: Any = None  # datetime of the last announcement
+
+
+@dataclass
+class _Offer:
+    entry_id: int
+    agent_id: int
+    agent_name: str
+    leg_id: str
+
+
+@dataclass
+class _Conversation:
+    entry_id: int
+    agent_id: int
+    caller_channel: str
+    leg_id: str
+    bridge_id: str
+    ended: bool = False
+
+
+@dataclass
+class _State:
+    waiting: dict[int, _Waiting] = field(default_factory=dict)  # by entry id
+    offers: dict[str, _Offer] = field(default_factory=dict)  # by agent leg id
+    conversations: dict[int, _Conversation] = field(default_factory=dict)  # by entry id
+
+
+class Acd:
+    def __init__(
+        self,
+        control: AcdControl,
+        queue: QueueService,
+        app: str,
+        settings: QueueSettings | None = None,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.control = control
+        self.queue = queue
+        self.app = app
+        self.settings = settings or QueueSettings()
+        self.bus = bus
+        self._state = _State()
+        self._kick = asyncio.Event()
+        self._holding_ready = False
+        self._holding_lock = asyncio.Lock()
+        self._wrap_ups: dict[int, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- life
+    async def run(self) -> None:
+        """Distribute until cancelled: on every change, and every DISPATCH_TICK_S."""
+        follow = asyncio.create_task(self._follow_bus()) if self.bus is not None else None
+        await asyncio.to_thread(self._recover_agents)
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._kick.wait(), DISPATCH_TICK_S)
+                self._kick.clear()
+                try:
+                    await self._dispatch()
+                except Exception:
+                    log.exception("queue: distribution failed; retried at the next tick")
+        finally:
+            if follow is not None:
+                follow.cancel()
+            for handle in self._wrap_ups.values():
+                handle.cancel()
+
+    def kick(self) -> None:
+        self._kick.set()
+
+    async def _follow_bus(self) -> None:
+        assert self.bus is not None
+        subscription = self.bus.subscribe()
+        try:
+            async for event in subscription:
+                if isinstance(event, AgentStateChanged | QueueChanged):
+                    self.kick()
+        finally:
+            subscription.close()
+
+    def _recover_agents(self) -> None:
+        """A previous run may have left agents ringing for a leg nobody follows, or in a wrap-up whose timer died
+        with it: ringing ones go back to available, wrap-ups end now."""
+        for agent in self.queue.agents_in([AgentState.RINGING, AgentState.WRAP_UP]):
+            assert agent.id is not None
+            if agent.state is AgentState.WRAP_UP:
+                self.queue.end_wrap_up(agent.id)
+            else:
+                self.queue.set_agent_state(agent.id, AgentState.AVAILABLE)
+
+    # --- callers
+    async def join(self, session: QueuedCall, call_id: int, command: cmd.JoinQueue, topic: str | None) -> None:
+        """A call's JoinQueue: answered to the flow with QueueJoined or QueueUnavailable."""
+        snapshot = await asyncio.to_thread(self.queue.snapshot)
+        if snapshot.staffed == 0:
+            session.feed(ev.QueueUnavailable())
+            return
+        entry = NewEntry(
+            call_id=call_id,
+            channel_id=session.channel_id,
+            caller_phone=session.caller,
+            topic=topic,
+            faq_id=command.faq_id,
+            priority=0,
+            reason=command.reason,
+            transcript=command.transcript or None,
+        )
+        entry_id = await asyncio.to_thread(self.queue.enqueue, entry)
+        await session.stop_listening()  # nothing the caller says in the queue is for the flow
+        await self._ensure_holding_bridge()
+        await self.control.add_channel(HOLDING_BRIDGE, session.channel_id)
+        waiting = _Waiting(session, entry_id)
+        self._state.waiting[entry_id] = waiting
+        snapshot = await asyncio.to_thread(self.queue.snapshot)
+        position = position_of(entry_id, snapshot.waiting) or 1
+        waiting.announced_position, waiting.announced_at = position, utc_now()
+        session.record("queue_entry", {"entry_id": entry_id, "position": position, "topic": topic})
+        session.feed(ev.QueueJoined(position, self._wait_minutes(position, snapshot)))
+        self.kick()
+
+    async def caller_left(self, channel_id: str) -> None:
+        """The caller's channel is gone (hung up): abandon, stop a ringing agent, or end the conversation."""
+        for entry_id, waiting in list(self._state.waiting.items()):
+            if waiting.session.channel_id == channel_id:
+                del self._state.waiting[entry_id]
+                await asyncio.to_thread(self.queue.left, entry_id, QueueEntryState.ABANDONED)
+                for leg_id, offer in list(self._state.offers.items()):
+                    if offer.entry_id == entry_id:
+                        await self._hangup(leg_id)  # its ChannelDestroyed frees the agent
+                self.kick()
+                return
+        for conversation in list(self._state.conversations.values()):
+            if conversation.caller_channel == channel_id:
+                await self._end_conversation(conversation, hang_up=conversation.leg_id)
+                return
+
+    def _wait_minutes(self, position: int, snapshot: QueueSnapshot) -> int | None:
+        wait = expected_wait_s(position, snapshot.recent_handle_s, snapshot.staffed)
+        return None if wait is None else spoken_minutes(wait)
+
+    # --- distribution
+    async def _dispatch(self) -> None:
+        if not self._state.waiting:
+            return
+        snapshot = await asyncio.to_thread(self.queue.snapshot)
+        held = [c for c in snapshot.waiting if c.entry_id in self._state.waiting]  # callers this process holds
+        now = utc_now()
+        for caller, agent in assignments(held, snapshot.agents, now, self.settings.skill_overflow_s):
+            await self._offer(caller.entry_id, agent.agent_id)
+        snapshot = await asyncio.to_thread(self.queue.snapshot)
+        for caller in snapshot.waiting:
+            waiting = self._state.waiting.get(caller.entry_id)
+            if waiting is None:
+                continue
+            position = position_of(caller.entry_id, snapshot.waiting) or 1
+            if announcement_due(
+                position, waiting.announced_position, waiting.announced_at, now, self.settings.announce_s
+            ):
+                waiting.announced_position, waiting.announced_at = position, now
+                waiting.session.feed(ev.QueueAnnouncement(position, self._wait_minutes(position, snapshot)))
+
+    async def _offer(self, entry_id: int, agent_id: int) -> None:
+        try:
+            entry = await asyncio.to_thread(self.queue.offer, entry_id, agent_id)
+        except QueueConflictError as exc:
+            log.info("queue: offer of %s to agent %s refused: %s", entry_id, agent_id, exc)
+            return
+        agent = await asyncio.to_thread(self.queue.agent, agent_id)
+        waiting = self._state.waiting.get(entry_id)
+        leg_id = f"{AGENT_LEG_PREFIX}{entry_id}-{secrets.token_hex(3)}"
+        offer = _Offer(entry_id, agent_id, agent.display_name if agent else str(agent_id), leg_id)
+        self._state.offers[leg_id] = offer
+        if waiting is not None:
+            waiting.session.record("agent_offered", {"agent": agent.login if agent else agent_id})
+        try:
+            await self.control.originate(
+                leg_id,
+                f"PJSIP/{agent.sip_endpoint if agent else ''}",
+                self.app,
+                f"agent,{entry_id}",
+                self.settings.ring_timeout_s,
+                caller_id=entry.caller_phone or "",
+            )
+        except Exception:
+            log.exception("queue: dialling agent %s failed", agent_id)
+            await self._offer_failed(leg_id, "dial_failed")
+
+    async def _offer_failed(self, leg_id: str, cause: str) -> None:
+        offer = self._state.offers.pop(leg_id, None)
+        if offer is None:
+            return
+        caller_still_waits = offer.entry_id in self._state.waiting
+        # A caller who left makes the ring stop: that is not the agent's miss.
+        await asyncio.to_thread(self.queue.offer_failed, offer.entry_id, offer.agent_id, pause=caller_still_waits)
+        waiting = self._state.waiting.get(offer.entry_id)
+        if waiting is not None:
+            waiting.session.record("agent_missed", {"agent_id": offer.agent_id, "cause": cause})
+        self.kick()
+
+    # --- agent legs (from the ARI events)
+    async def agent_leg_answered(self, leg_id: str) -> None:
+        """The agent's phone answered: its leg entered Stasis. Bridge it with the caller."""
+        offer = self._state.offers.pop(leg_id, None)
+        if offer is None:
+            await self._hangup(leg_id)
+            return
+        waiting = self._state.waiting.get(offer.entry_id)
+        answered = waiting is not None and await asyncio.to_thread(self.queue.answered, offer.entry_id, offer.agent_id)
+        if waiting is None or not answered:
+            await self._hangup(leg_id)
+            await asyncio.to_thread(self.queue.offer_failed, offer.entry_id, offer.agent_id, pause=False)
+            return
+        del self._state.waiting[offer.entry_id]
+        bridge_id = f"{CONVERSATION_PREFIX}{offer.entry_id}"
+        conversation = _Conversation(offer.entry_id, offer.agent_id, waiting.session.channel_id, leg_id, bridge_id)
+        self._state.conversations[offer.entry_id] = conversation
+        try:
+            await self.control.create_bridge(bridge_id, "mixing")
+            await self.control.remove_channel(HOLDING_BRIDGE, waiting.session.channel_id)
+            await self.control.add_channel(bridge_id, waiting.session.channel_id)
+            await self.control.add_channel(bridge_id, leg_id)
+        except Exception:
+            log.exception("queue: bridging caller %s with agent %s failed", conversation.caller_channel, leg_id)
+            await self._end_conversation(conversation, hang_up=leg_id)
+            await self._hangup(conversation.caller_channel)
+            return
+        waiting.session.feed(ev.AgentConnected(offer.agent_name))
+
+    async def agent_leg_gone(self, leg_id: str, cause: str) -> None:
+        """The agent's leg ended: before answering (no answer, busy, unregistered), or during the conversation."""
+        if leg_id in self._state.offers:
+            await self._offer_failed(leg_id, cause)
+            return
+        for conversation in list(self._state.conversations.values()):
+            if conversation.leg_id == leg_id:
+                await self._end_conversation(conversation, hang_up=conversation.caller_channel)
+                return
+
+    async def _end_conversation(self, conversation: _Conversation, hang_up: str) -> None:
+        if conversation.ended:
+            return
+        conversation.ended = True
+        self._state.conversations.pop(conversation.entry_id, None)
+        await self._hangup(hang_up)
+        with contextlib.suppress(Exception):
+            await self.control.destroy_bridge(conversation.bridge_id)
+        agent_id = await asyncio.to_thread(self.queue.conversation_ended, conversation.entry_id)
+        if agent_id is not None:
+            self._schedule_wrap_up_end(agent_id)
+
+    def _schedule_wrap_up_end(self, agent_id: int) -> None:
+        loop = asyncio.get_running_loop()
+        old = self._wrap_ups.pop(agent_id, None)
+        if old:
+            old.cancel()
+
+        def end() -> None:
+            self._wrap_ups.pop(agent_id, None)
+            self._spawn(self._end_wrap_up(agent_id))
+
+        self._wrap_ups[agent_id] = loop.call_later(self.settings.wrap_up_s, end)
+
+    async def _end_wrap_up(self, agent_id: int) -> None:
+        await asyncio.to_thread(self.queue.end_wrap_up, agent_id)
+        self.kick()
+
+    # --- helpers
+    async def _ensure_holding_bridge(self) -> None:
+        async with self._holding_lock:
+            if self._holding_ready:
+                return
+            with contextlib.suppress(Exception):
+                await self.control.create_bridge(HOLDING_BRIDGE, "holding")  # already there after a restart
+            await self.control.start_bridge_moh(HOLDING_BRIDGE)
+            self._holding_ready = True
+
+    def holding_lost(self) -> None:
+        """Asterisk restarted or the bridge was destroyed: create it again with the next caller."""
+        self._holding_ready = False
+
+    async def _hangup(self, channel_id: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.control.hangup(channel_id)
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @property
+    def waiting_entries(self) -> Sequence[int]:
+        return list(self._state.waiting)

@@ -1,0 +1,117 @@
+"""The agents' JSON API over a real database (SQLite and PostgreSQL): sign-in with server-side sessions and
+CSRF, the agent's own state with its rules, wrap-up, and the waiting callers with their earlier tickets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from hotline.app import build
+from hotline.domain.enums import AgentState
+from hotline.domain.roles import Role
+from hotline.services.agent_accounts import AgentAccounts
+from hotline.services.queue import NewEntry, QueueService
+from hotline.settings import Settings
+from hotline.storage.db import make_engine, session_scope, upgrade_database
+from hotline.storage.models import AgentStateChange, Call, Ticket
+
+PASSWORD = "un-mot-de-passe"
+
+
+@pytest.fixture
+def engine_and_client(tmp_path: Path, database_url: str) -> Iterator[tuple[Engine, TestClient]]:
+    upgrade_database(database_url)
+    engine = make_engine(database_url)
+    accounts = AgentAccounts(engine)
+    accounts.add("alice", "Alice Martin", Role.AGENT, ["eau"], PASSWORD)
+    accounts.add("bob", "Bob", Role.SUPERVISOR, [], PASSWORD)
+    settings = Settings(_env_file=None, data_dir=tmp_path, database_url=database_url)
+    with TestClient(build(settings, with_ivr=False).web) as client:
+        yield engine, client
+    engine.dispose()
+
+
+def sign_in(client: TestClient, login: str = "alice") -> dict[str, str]:
+    r = client.post("/api/session", json={"login": login, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["login"] == login and body["csrf_token"]
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    return {"X-CSRF-Token": body["csrf_token"]}
+
+
+def test_sign_in_me_and_sign_out(engine_and_client: tuple[Engine, TestClient]) -> None:
+    _, client = engine_and_client
+    assert client.get("/api/agents/me").status_code == 401
+    csrf = sign_in(client)
+    me = client.get("/api/agents/me").json()
+    assert (me["login"], me["name"], me["role"], me["state"], me["skills"], me["call"]) == (
+        "alice", "Alice Martin", "agent", "offline", ["eau"], None
+    )  # fmt: skip
+    assert client.delete("/api/session").status_code == 403, "CSRF header required"
+    assert client.delete("/api/session", headers=csrf).status_code == 204
+    assert client.get("/api/agents/me").status_code == 401, "the session is revoked on the server"
+
+
+def test_bad_credentials_and_the_slowdown(engine_and_client: tuple[Engine, TestClient]) -> None:
+    _, client = engine_and_client
+    for _ in range(5):
+        r = client.post("/api/session", json={"login": "alice", "password": "wrong-password"})
+        assert r.status_code == 401 and r.json()["detail"] == "Identifiant ou mot de passe incorrect."
+    assert client.post("/api/session", json={"login": "nobody", "password": "x"}).status_code in (401, 429)
+    r = client.post("/api/session", json={"login": "alice", "password": PASSWORD})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1, "even the right password waits"
+    assert client.post("/api/session", json={"login": "alice"}).status_code == 422
+
+
+def test_state_changes_follow_the_rules(engine_and_client: tuple[Engine, TestClient]) -> None:
+    engine, client = engine_and_client
+    csrf = sign_in(client)
+    assert client.put("/api/agents/me/state", json={"state": "available"}).status_code == 403
+    r = client.put("/api/agents/me/state", json={"state": "available"}, headers=csrf)
+    assert r.status_code == 200 and r.json()["state"] == "available"
+    r = client.put("/api/agents/me/state", json={"state": "paused"}, headers=csrf)
+    assert r.status_code == 409 and "reason" in r.json()["detail"]
+    r = client.put("/api/agents/me/state", json={"state": "paused", "reason": "réunion"}, headers=csrf)
+    assert r.status_code == 200 and (r.json()["state"], r.json()["reason"]) == ("paused", "réunion")
+    r = client.put("/api/agents/me/state", json={"state": "on_call"}, headers=csrf)
+    assert r.status_code == 422 and "state" in str(r.json()["detail"])
+    r = client.post("/api/agents/me/wrap-up/end", headers=csrf)
+    assert r.status_code == 409 and "wrap-up" in r.json()["detail"]
+    assert client.get("/api/agents/me").json()["state"] == "paused", "a refusal changes nothing"
+    with session_scope(engine, write=False) as s:
+        changes = [(c.from_state, c.to_state, c.reason) for c in s.exec(select(AgentStateChange))]
+    assert changes == [
+        (AgentState.OFFLINE, AgentState.AVAILABLE, None),
+        (AgentState.AVAILABLE, AgentState.PAUSED, "réunion"),
+    ]
+
+
+def test_the_queue_in_order_with_the_callers_earlier_tickets(engine_and_client: tuple[Engine, TestClient]) -> None:
+    engine, client = engine_and_client
+    queue = QueueService(engine)
+    ids = []
+    for channel, phone, priority in (("c1", "0611111111", 0), ("c2", "0622222222", 20)):
+        with session_scope(engine) as s:
+            call = Call(channel_id=channel, caller_number=phone, called_number="0800123456")
+            s.add(call)
+            s.flush()
+            assert call.id is not None
+            if phone == "0611111111":
+                s.add(Ticket(dossier_number="12345678", subject="Fuite d'eau", caller_phone=phone))
+            call_id = call.id
+        ids.append(queue.enqueue(NewEntry(call_id, channel, phone, "eau", "eau.coupure", priority,
+                                              "caller_asked", "je n'ai plus d'eau")))  # fmt: skip
+    assert client.get("/api/queue").status_code == 401
+    sign_in(client)
+    rows = client.get("/api/queue").json()
+    assert [(r["entry_id"], r["position"], r["priority"]) for r in rows] == [(ids[1], 1, 20), (ids[0], 2, 0)]
+    assert rows[1]["transcript"] == "je n'ai plus d'eau" and rows[1]["topic"] == "eau"
+    assert [t["dossier"] for t in rows[1]["earlier_tickets"]] == ["12345678"] and rows[0]["earlier_tickets"] == []
+    assert all(r["waited_s"] >= 0 for r in rows)
