@@ -54,6 +54,11 @@ class QueueSnapshot:
     def staffed(self) -> int:
         return sum(1 for a in self.agents if a.state in STAFFED_STATES)
 
+    @property
+    def logged_in(self) -> int:
+        """Agents who may take calls today, paused ones included: while there is one, callers may wait."""
+        return sum(1 for a in self.agents if a.state is not AgentState.OFFLINE)
+
 
 class QueueService:
     def __init__(self, engine: Engine, bus: EventBus | None = None) -> None:

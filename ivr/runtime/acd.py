@@ -175,6 +175,10 @@ class Acd:
         subscription = self.bus.subscribe()
         try:
             async for event in subscription:
+                if isinstance(event, AgentStateChanged) and event.from_state == AgentState.WRAP_UP:
+                    handle = self._wrap_ups.pop(event.agent_id, None)  # ended early, on request
+                    if handle is not None:
+                        handle.cancel()
                 if isinstance(event, AgentStateChanged | QueueChanged):
                     self.kick()
         finally:
@@ -194,8 +198,8 @@ class Acd:
     async def join(self, session: QueuedCall, call_id: int, command: cmd.JoinQueue, topic: str | None) -> None:
         """A call's JoinQueue: answered to the flow with QueueJoined or QueueUnavailable."""
         snapshot = await asyncio.to_thread(self.queue.snapshot)
-        if snapshot.staffed == 0:
-            session.feed(ev.QueueUnavailable())
+        if snapshot.logged_in == 0:
+            session.feed(ev.QueueUnavailable())  # nobody to wait for: the callback path
             return
         entry = NewEntry(
             call_id=call_id,
@@ -208,11 +212,11 @@ class Acd:
             transcript=command.transcript or None,
         )
         entry_id = await asyncio.to_thread(self.queue.enqueue, entry)
+        waiting = _Waiting(session, entry_id)
+        self._state.waiting[entry_id] = waiting  # before the bridge: an emptied queue must not destroy it now
         await session.stop_listening()  # nothing the caller says in the queue is for the flow
         await self._ensure_holding_bridge()
         await self.control.add_channel(HOLDING_BRIDGE, session.channel_id)
-        waiting = _Waiting(session, entry_id)
-        self._state.waiting[entry_id] = waiting
         snapshot = await asyncio.to_thread(self.queue.snapshot)
         position = position_of(entry_id, snapshot.waiting) or 1
         waiting.announced_position, waiting.announced_at = position, utc_now()
@@ -229,6 +233,7 @@ class Acd:
                 for leg_id, offer in list(self._state.offers.items()):
                     if offer.entry_id == entry_id:
                         await self._hangup(leg_id)  # its ChannelDestroyed frees the agent
+                await self._release_holding_if_empty()
                 self.kick()
                 return
         for conversation in list(self._state.conversations.values()):
@@ -314,11 +319,13 @@ class Acd:
             return
         del self._state.waiting[offer.entry_id]
         bridge_id = f"{CONVERSATION_PREFIX}{offer.entry_id}"
+        release_holding = not self._state.waiting
         conversation = _Conversation(offer.entry_id, offer.agent_id, waiting.session.channel_id, leg_id, bridge_id)
         self._state.conversations[offer.entry_id] = conversation
         try:
             await self.control.create_bridge(bridge_id, "mixing")
-            await self.control.remove_channel(HOLDING_BRIDGE, waiting.session.channel_id)
+            with contextlib.suppress(Exception):  # adding to the new bridge moves it all the same
+                await self.control.remove_channel(HOLDING_BRIDGE, waiting.session.channel_id)
             await self.control.add_channel(bridge_id, waiting.session.channel_id)
             await self.control.add_channel(bridge_id, leg_id)
         except Exception:
@@ -327,6 +334,8 @@ class Acd:
             await self._hangup(conversation.caller_channel)
             return
         waiting.session.feed(ev.AgentConnected(offer.agent_name))
+        if release_holding:
+            await self._release_holding_if_empty()
 
     async def agent_leg_gone(self, leg_id: str, cause: str) -> None:
         """The agent's leg ended: before answering (no answer, busy, unregistered), or during the conversation."""
@@ -375,6 +384,15 @@ class Acd:
                 await self.control.create_bridge(HOLDING_BRIDGE, "holding")  # already there after a restart
             await self.control.start_bridge_moh(HOLDING_BRIDGE)
             self._holding_ready = True
+
+    async def _release_holding_if_empty(self) -> None:
+        """Nobody waits: the holding bridge (and its music) goes; the next caller makes it again."""
+        async with self._holding_lock:
+            if self._state.waiting or not self._holding_ready:
+                return
+            self._holding_ready = False
+            with contextlib.suppress(Exception):
+                await self.control.destroy_bridge(HOLDING_BRIDGE)
 
     def holding_lost(self) -> None:
         """Asterisk restarted or the bridge was destroyed: create it again with the next caller."""

@@ -1,0 +1,219 @@
+"""The agents' queue for real: `hotline serve` on the real Asterisk, agents added with `hotline agent add`, their
+phones (sipp UAS, registered with digest auth) answering, callers (sipp UAC) pressing 0.
+
+Checked: what the caller hears (the queue's announcement, then the agent), what the agent's phone hears, the
+queue's rows and the agents' states in the database, and that no channel or bridge is left.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import col, select
+
+from hotline.domain.enums import AgentState, CallOutcome, QueueEntryState
+from hotline.storage.db import make_engine, session_scope
+from hotline.storage.models import Agent, AgentStateChange, Call, CallEvent, QueueEntry
+from ivr.flow import commands as cmd
+from ivr.flow.prompts import queue_position_text
+from tests.e2e.conftest import E2E_AGENT_WEB_PASSWORD, AgentAccount, AsteriskSandbox, add_agent
+from tests.e2e.hotline_proc import HotlineProcess, start_hotline
+from tests.e2e.prompt_audio import play_audio
+from tests.e2e.sip.agent import AgentPhone
+from tests.e2e.sip.audio import find_in, tone_seconds
+from tests.e2e.sip.caller import CallResult, place_call
+from tests.e2e.sip.pcap import Dtmf, Silence, Tone
+
+pytestmark = pytest.mark.e2e
+
+WRAP_UP_S = 2  # short, so the test sees the agent available again
+RING_TIMEOUT_S = 5  # the smallest the setting allows
+CALLER_TONE_HZ = 700.0
+AGENT_TONE_HZ = 1000.0
+MIN_TONE_S = 3.0  # of the 6 s each side sends
+CHOOSE_MS = 1500  # 0 pressed during the welcome
+
+
+@pytest.fixture(scope="module")
+def queue_hotline(asterisk: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HotlineProcess]:
+    workdir = tmp_path_factory.mktemp("queue-hotline")
+    proc = start_hotline(
+        asterisk.env,
+        workdir,
+        HOTLINE_AGENT_WRAP_UP_S=str(WRAP_UP_S),
+        HOTLINE_AGENT_RING_TIMEOUT_S=str(RING_TIMEOUT_S),
+    )
+    try:
+        proc.wait_ari(connected=True)
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def queue_agent(asterisk: AsteriskSandbox, queue_hotline: HotlineProcess) -> Iterator[AgentAccount]:
+    env = {**asterisk.env, "HOTLINE_DATABASE_URL": queue_hotline.database_url}
+    account = add_agent(env, "e2e-queue-alice", "--skills", "eau")
+    yield account
+    done = __import__("subprocess").run(
+        [__import__("sys").executable, "-m", "hotline.cli", "agent", "disable", account.login],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+class Api:
+    """The agent's side of the JSON API, as the console will use it."""
+
+    def __init__(self, base_url: str, login: str) -> None:
+        self.client = httpx.Client(base_url=base_url, timeout=10)
+        r = self.client.post("/api/session", json={"login": login, "password": E2E_AGENT_WEB_PASSWORD})
+        r.raise_for_status()
+        self.csrf = {"X-CSRF-Token": r.json()["csrf_token"]}
+
+    def state(self, state: str, reason: str | None = None) -> dict[str, Any]:
+        body = {"state": state, **({"reason": reason} if reason else {})}
+        r = self.client.put("/api/agents/me/state", json=body, headers=self.csrf)
+        assert r.status_code == 200, r.text
+        result: dict[str, Any] = r.json()
+        return result
+
+    def me(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.client.get("/api/agents/me").json()
+        return result
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def rows(proc: HotlineProcess, query: Any) -> list[Any]:
+    engine = make_engine(proc.database_url)
+    try:
+        with session_scope(engine, write=False) as s:
+            found = list(s.exec(query).all())
+            for row in found:
+                s.expunge(row)
+            return found
+    finally:
+        engine.dispose()
+
+
+def wait_for(what: str, check: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def assert_nothing_left(asterisk: AsteriskSandbox) -> None:
+    assert asterisk.wait_no_channels() == [], "channels left behind"
+    with asterisk.ari() as ari:
+        assert wait_for("no bridge", lambda: ari.get("/bridges").json() == [] or None) is True
+
+
+def test_a_caller_waits_hears_the_position_then_talks_with_the_agent(
+    tmp_path: Path, asterisk: AsteriskSandbox, queue_hotline: HotlineProcess, queue_agent: AgentAccount
+) -> None:
+    api = Api(queue_hotline.base_url, queue_agent.login)
+    api.state("paused", "réunion")  # logged in but not free: the caller waits
+    caller = "0622000001"
+    phone = AgentPhone(
+        queue_agent.login, queue_agent.sip_password, talk=[Silence(500), Tone(AGENT_TONE_HZ, 6000)], hold_ms=9000,
+        target=asterisk.target, workdir=tmp_path / "agent",
+    )  # fmt: skip
+    result: dict[str, CallResult] = {}
+    with phone:
+        steps = [Silence(CHOOSE_MS), Dtmf("0"), Silence(10_000), Tone(CALLER_TONE_HZ, 12_000)]
+        thread = threading.Thread(
+            target=lambda: result.setdefault(
+                "call", place_call(steps, from_user=caller, hold_ms=40_000, target=asterisk.target,
+                                   workdir=tmp_path / "caller")
+            )
+        )  # fmt: skip
+        thread.start()
+        waiting = wait_for("the caller in the queue", lambda: rows(
+            queue_hotline, select(QueueEntry).where(QueueEntry.caller_phone == caller)), timeout=20)  # fmt: skip
+        assert waiting[0].state is QueueEntryState.WAITING and waiting[0].reason == "caller_asked"
+        time.sleep(6)  # the caller hears the announcement, then music
+        api.state("available")
+        wait_for("the agent on the call", lambda: api.me()["state"] == "on_call", timeout=20)
+        me = api.me()
+        assert me["call"] is not None and me["call"]["caller_phone"] == caller, me
+        phone.wait_call(30)
+        thread.join(60)
+    agent_result = phone.stop()
+    call = result["call"]
+
+    # The caller: the announcement in full, then the agent's voice; the agent: the caller's.
+    announcement = play_audio(asterisk, cmd.Prompt("queue_joined"), cmd.Say(queue_position_text(1, None)))
+    at, score = find_in(call.samples, announcement)
+    caller_heard_agent = tone_seconds(call.samples, AGENT_TONE_HZ)
+    agent_heard_caller = tone_seconds(agent_result.samples, CALLER_TONE_HZ)
+    print(
+        f"[e2e figures] queue: announcement at {at:.1f} s (match {score:.3f}); caller heard the agent "
+        f"{caller_heard_agent:.1f} s, the agent heard the caller {agent_heard_caller:.1f} s"
+    )
+    assert call.answered, call.describe()
+    assert score >= 0.9, f"the position announcement: match {score:.3f}"
+    assert agent_result.calls_answered == 1, agent_result
+    assert caller_heard_agent >= MIN_TONE_S, call.describe()
+    assert agent_heard_caller >= MIN_TONE_S, agent_result
+    assert agent_result.hung_up_by == "agent" and call.hung_up_by == "asterisk"
+
+    [entry] = rows(queue_hotline, select(QueueEntry).where(QueueEntry.caller_phone == caller))
+    [agent] = rows(queue_hotline, select(Agent).where(Agent.login == queue_agent.login))
+    assert entry.state is QueueEntryState.ANSWERED and entry.answered_by_agent_id == agent.id
+    assert entry.answered_at is not None and (entry.answered_at - entry.enqueued_at).total_seconds() >= 5
+    [row] = wait_for("the call closed", lambda: [c for c in rows(
+        queue_hotline, select(Call).where(Call.caller_number == caller)) if c.ended_at])  # fmt: skip
+    assert row.outcome is CallOutcome.TO_AGENT
+    kinds = [e.kind for e in rows(queue_hotline, select(CallEvent).where(CallEvent.call_id == row.id))]
+    for kind in ("to_human", "queue_joined", "queue_entry", "agent_offered", "agent_connected"):
+        assert kind in kinds, (kind, kinds)
+    # After the call: wrap-up, then available by itself.
+    wait_for("available after the wrap-up", lambda: api.me()["state"] == "available", timeout=WRAP_UP_S + 5)
+    changes = [
+        c.to_state
+        for c in rows(
+            queue_hotline,
+            select(AgentStateChange).where(AgentStateChange.agent_id == agent.id).order_by(col(AgentStateChange.id)),
+        )
+    ]
+    tail = changes[changes.index(AgentState.RINGING) :]
+    assert tail == [AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.AVAILABLE], changes
+    api.state("offline")
+    api.close()
+    assert_nothing_left(asterisk)
+
+
+def test_a_caller_who_hangs_up_while_waiting_is_abandoned(
+    tmp_path: Path, asterisk: AsteriskSandbox, queue_hotline: HotlineProcess, queue_agent: AgentAccount
+) -> None:
+    api = Api(queue_hotline.base_url, queue_agent.login)
+    api.state("paused", "pause")
+    caller = "0622000002"
+    call = place_call([Silence(CHOOSE_MS), Dtmf("0"), Silence(8000)], from_user=caller, target=asterisk.target,
+                      workdir=tmp_path / "caller")  # fmt: skip
+    assert call.answered and call.hung_up_by == "caller", call.describe()
+    [entry] = wait_for("the entry closed", lambda: [e for e in rows(
+        queue_hotline, select(QueueEntry).where(QueueEntry.caller_phone == caller)) if e.left_at])  # fmt: skip
+    assert entry.state is QueueEntryState.ABANDONED
+    waited = (entry.left_at - entry.enqueued_at).total_seconds()
+    assert 3 < waited < 12, waited
+    [row] = wait_for("the call closed", lambda: [c for c in rows(
+        queue_hotline, select(Call).where(Call.caller_number == caller)) if c.ended_at])  # fmt: skip
+    assert row.outcome is CallOutcome.ABANDONED
+    assert api.me()["state"] == "paused", "nobody was offered the call"
+    api.state("offline")
+    api.close()
+    assert_nothing_left(asterisk)
