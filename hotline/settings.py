@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     agent_wrap_up_s: float = Field(
         30.0, ge=0, le=600, description="Wrap-up after each call before the agent is offered another (s)."
     )
+    queue_callback_offer_s: float = Field(
+        90.0, ge=10, description="After this wait (s) a waiting caller is offered a callback again."
+    )
+    queue_max_wait_s: float = Field(
+        600.0, ge=30, description="An expected wait past this (s) offers the callback at once."
+    )
     pause_reasons: list[str] = Field(
         default_factory=lambda: list(DEFAULT_PAUSE_REASONS),
         description='The reasons an agent may give for a pause, as JSON: ["pause", "réunion", ...]',

@@ -35,6 +35,7 @@ from ivr.flow.commands import (
     Hangup,
     JoinQueue,
     KeepUnmatched,
+    LeaveQueue,
     Listen,
     LookupTicket,
     Media,
@@ -57,6 +58,7 @@ from ivr.flow.events import (
     Event,
     PlaybackFinished,
     QueueAnnouncement,
+    QueueCallbackOffered,
     QueueJoined,
     QueueUnavailable,
     SpeechRecognized,
@@ -96,6 +98,7 @@ KEY_SUBMIT = "#"
 KEY_YES = "1"
 KEY_NO = "2"
 KEY_BACK_TO_MENU = "1"
+KEY_QUEUE_CALLBACK = "1"  # in the queue: leave it to be called back
 NUMBER_KEYS = frozenset("0123456789")
 DTMF_KEYS = NUMBER_KEYS | {KEY_REPEAT, KEY_SUBMIT}
 
@@ -233,7 +236,7 @@ class CallFlow:
             CallState.DOSSIER_ENTRY: self._dtmf_dossier_entry,
             CallState.DOSSIER_RESULT: self._dtmf_dossier_result,
             CallState.HUMAN: self._ignore_key,
-            CallState.QUEUED: self._ignore_key,
+            CallState.QUEUED: self._dtmf_queued,
             CallState.CONNECTED: self._ignore_key,
             CallState.GOODBYE: self._ignore_key,
             CallState.ENDED: self._ignore_key,
@@ -300,6 +303,8 @@ class CallFlow:
                 self._on_queue_unavailable()
             case QueueAnnouncement(position=position, wait_minutes=wait):
                 self._on_queue_announcement(position, wait)
+            case QueueCallbackOffered():
+                self._on_queue_callback_offered()
             case AgentConnected(agent=agent):
                 self._on_agent_connected(agent)
             case _:
@@ -331,8 +336,8 @@ class CallFlow:
             self._repeat()
         elif digit == KEY_HUMAN and not (self._state is CallState.DOSSIER_ENTRY and self._digits):
             self._to_human(HandoffReason.CALLER_ASKED)
-        elif self._playback is not None and not self._playback.interruptible:
-            return  # the caller must hear this one out; 0 and * still act
+        elif self._playback is not None and not self._playback.interruptible and self._state is not CallState.QUEUED:
+            return  # the caller must hear this one out; 0 and * still act (and in the queue, its key)
         else:
             self._dtmf_handlers[self._state](digit)
 
@@ -401,7 +406,10 @@ class CallFlow:
         self._record("queue_joined", position=position, wait_minutes=wait_minutes)
         reason = self._handoff_reason.value if self._handoff_reason else HandoffReason.CALLER_ASKED.value
         self._out.append(CreateTicket(reason, self._faq_id, needs_callback=False))
-        self._play((Prompt("queue_joined"), Say(queue_position_text(position, wait_minutes))), interruptible=False)
+        self._play(
+            (Prompt("queue_joined"), Say(queue_position_text(position, wait_minutes)), Prompt("queue_callback_key")),
+            interruptible=False,
+        )
 
     def _on_queue_unavailable(self) -> None:
         if self._state is not CallState.HUMAN or not self._queue_pending:
@@ -416,6 +424,21 @@ class CallFlow:
             return
         self._record("queue_position", position=position, wait_minutes=wait_minutes)
         self._play((Say(queue_position_text(position, wait_minutes)),), interruptible=False)
+
+    def _on_queue_callback_offered(self) -> None:
+        if self._state is not CallState.QUEUED:
+            return
+        self._record("queue_callback_offered")
+        self._play((Prompt("queue_long_wait"), Prompt("queue_callback_key")), interruptible=False)
+
+    def _dtmf_queued(self, digit: str) -> None:
+        if digit != KEY_QUEUE_CALLBACK:
+            return  # other keys do nothing in the queue: the caller keeps their place
+        self._record("queue_callback_requested")
+        self._out.append(LeaveQueue())
+        self._enter(CallState.HUMAN)
+        self._ticket_dossier = None  # the queued call's ticket: now flagged for a callback, its number said
+        self._human_stub(self._handoff_reason or HandoffReason.CALLER_ASKED, "queue_callback_taken")
 
     def _on_agent_connected(self, agent: str) -> None:
         if self._state not in (CallState.QUEUED, CallState.HUMAN):
@@ -794,10 +817,10 @@ class CallFlow:
             return
         self._human_stub(reason)
 
-    def _human_stub(self, reason: HandoffReason) -> None:
+    def _human_stub(self, reason: HandoffReason, prompt: str = "human_stub") -> None:
         """Nobody can take the call now: a ticket flagged for a callback, its dossier number, goodbye."""
         self._stub_done = False
-        self._play((Prompt("human_stub"),), interruptible=False)
+        self._play((Prompt(prompt),), interruptible=False)
         self._out.append(CreateTicket(reason.value, self._faq_id, needs_callback=True))
         self._start_timer(_TimerKind.OPERATION, OPERATION_TIMEOUT_S)
 

@@ -120,6 +120,11 @@ class JoinQueue:
 
 
 @dataclass(frozen=True, slots=True)
+class LeaveQueue:
+    """The caller leaves the agents' queue to be called back instead."""
+
+
+@dataclass(frozen=True, slots=True)
 class RecordEvent:
     """Add a step to the call's timeline."""
 
@@ -177,6 +182,7 @@ Command = (
     | LookupTicket
     | CreateTicket
     | JoinQueue
+    | LeaveQueue
     | RecordEvent
     | SetOutcome
     | SetAnswered

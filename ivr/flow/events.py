@@ -119,6 +119,11 @@ class QueueAnnouncement:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueCallbackOffered:
+    """The wait is long (or nobody is free to answer soon): offer the caller a callback again."""
+
+
+@dataclass(frozen=True, slots=True)
 class AgentConnected:
     """An agent answered: the caller is bridged with them."""
 
@@ -139,5 +144,6 @@ Event = (
     | QueueJoined
     | QueueUnavailable
     | QueueAnnouncement
+    | QueueCallbackOffered
     | AgentConnected
 )

@@ -60,6 +60,9 @@ PROMPT_TEXTS: dict[str, str] = {
         "Tous nos conseillers sont occupés. Votre demande est enregistrée et un conseiller vous rappellera."
     ),
     "queue_joined": "Nous vous mettons en relation avec un conseiller. Merci de patienter.",
+    "queue_callback_key": "Pour être rappelé par un conseiller, tapez 1.",
+    "queue_long_wait": "Votre attente se prolonge.",
+    "queue_callback_taken": "C'est noté : un conseiller vous rappellera.",
     "your_dossier_is": "Votre numéro de dossier est le",
     "technical_problem": (
         "Nous rencontrons un problème technique et ne pouvons pas enregistrer votre demande. "
@@ -96,4 +99,5 @@ PLAYED_TOGETHER: tuple[tuple[str, ...], ...] = (
     *((failure, *tail) for failures, tail in _REPROMPTS for failure in failures),
     ("technical_problem", "goodbye"),
     ("not_handled", "not_handled_next"),
+    ("queue_long_wait", "queue_callback_key"),
 )

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from hotline.domain.enums import AgentState, QueueEntryState
 from hotline.domain.queue import (
     DEFAULT_ANNOUNCE_S,
     DEFAULT_SKILL_OVERFLOW_S,
+    PRIORITY_NORMAL,
     announcement_due,
     assignments,
     expected_wait_s,
@@ -49,6 +50,8 @@ CONVERSATION_PREFIX = "hotline-conv-"
 DISPATCH_TICK_S = 1.0  # skill overflow and announcements are checked this often
 DEFAULT_RING_TIMEOUT_S = 15
 DEFAULT_WRAP_UP_S = 30.0
+DEFAULT_CALLBACK_OFFER_S = 90.0  # then "votre attente se prolonge", and the callback key again
+DEFAULT_MAX_WAIT_S = 600.0  # an expected wait past this offers the callback at once
 
 
 def is_agent_leg(channel_id: str) -> bool:
@@ -83,6 +86,7 @@ class QueuedCall(Protocol):
     def feed(self, event: ev.Event) -> None: ...
     def record(self, kind: str, data: dict[str, Any]) -> None: ...
     async def stop_listening(self) -> None: ...
+    async def stop_playing(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ class QueueSettings:
     skill_overflow_s: float = DEFAULT_SKILL_OVERFLOW_S
     ring_timeout_s: int = DEFAULT_RING_TIMEOUT_S
     wrap_up_s: float = DEFAULT_WRAP_UP_S
+    callback_offer_s: float = DEFAULT_CALLBACK_OFFER_S
+    max_wait_s: float = DEFAULT_MAX_WAIT_S
 
 
 @dataclass
@@ -99,6 +105,8 @@ class _Waiting:
     entry_id: int
     announced_position: int | None = None
     announced_at: Any = None  # datetime of the last announcement
+    joined_at: Any = None
+    callback_offered: bool = False
 
 
 @dataclass
@@ -134,8 +142,11 @@ class Acd:
         app: str,
         settings: QueueSettings | None = None,
         bus: EventBus | None = None,
+        priority_of: Callable[[str | None], int] = lambda _faq_id: PRIORITY_NORMAL,
     ) -> None:
+        """`priority_of`: a caller's priority from the entry they were dealing with (crisis entries go first)."""
         self.control = control
+        self.priority_of = priority_of
         self.queue = queue
         self.app = app
         self.settings = settings or QueueSettings()
@@ -145,6 +156,7 @@ class Acd:
         self._holding_ready = False
         self._holding_lock = asyncio.Lock()
         self._wrap_ups: dict[int, asyncio.TimerHandle] = {}
+        self._dialling: set[int] = set()  # entries whose agent leg is being dialled
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- life
@@ -179,6 +191,8 @@ class Acd:
                     handle = self._wrap_ups.pop(event.agent_id, None)  # ended early, on request
                     if handle is not None:
                         handle.cancel()
+                if isinstance(event, QueueChanged) and event.state == QueueEntryState.OFFERED:
+                    self._spawn(self.offered_elsewhere(event.entry_id))
                 if isinstance(event, AgentStateChanged | QueueChanged):
                     self.kick()
         finally:
@@ -207,12 +221,12 @@ class Acd:
             caller_phone=session.caller,
             topic=topic,
             faq_id=command.faq_id,
-            priority=0,
+            priority=self.priority_of(command.faq_id),
             reason=command.reason,
             transcript=command.transcript or None,
         )
         entry_id = await asyncio.to_thread(self.queue.enqueue, entry)
-        waiting = _Waiting(session, entry_id)
+        waiting = _Waiting(session, entry_id, joined_at=utc_now())
         self._state.waiting[entry_id] = waiting  # before the bridge: an emptied queue must not destroy it now
         await session.stop_listening()  # nothing the caller says in the queue is for the flow
         await self._ensure_holding_bridge()
@@ -224,22 +238,34 @@ class Acd:
         session.feed(ev.QueueJoined(position, self._wait_minutes(position, snapshot)))
         self.kick()
 
+    async def leave_for_callback(self, channel_id: str) -> None:
+        """The caller chose to be called back: out of the queue (and of the holding bridge, for the goodbye)."""
+        if await self._leave(channel_id, QueueEntryState.CALLBACK):
+            with contextlib.suppress(Exception):
+                await self.control.remove_channel(HOLDING_BRIDGE, channel_id)
+            await self._release_holding_if_empty()
+
     async def caller_left(self, channel_id: str) -> None:
         """The caller's channel is gone (hung up): abandon, stop a ringing agent, or end the conversation."""
-        for entry_id, waiting in list(self._state.waiting.items()):
-            if waiting.session.channel_id == channel_id:
-                del self._state.waiting[entry_id]
-                await asyncio.to_thread(self.queue.left, entry_id, QueueEntryState.ABANDONED)
-                for leg_id, offer in list(self._state.offers.items()):
-                    if offer.entry_id == entry_id:
-                        await self._hangup(leg_id)  # its ChannelDestroyed frees the agent
-                await self._release_holding_if_empty()
-                self.kick()
-                return
+        if await self._leave(channel_id, QueueEntryState.ABANDONED):
+            await self._release_holding_if_empty()
+            return
         for conversation in list(self._state.conversations.values()):
             if conversation.caller_channel == channel_id:
                 await self._end_conversation(conversation, hang_up=conversation.leg_id)
                 return
+
+    async def _leave(self, channel_id: str, state: QueueEntryState) -> bool:
+        for entry_id, waiting in list(self._state.waiting.items()):
+            if waiting.session.channel_id == channel_id:
+                del self._state.waiting[entry_id]
+                await asyncio.to_thread(self.queue.left, entry_id, state)
+                for leg_id, offer in list(self._state.offers.items()):
+                    if offer.entry_id == entry_id:
+                        await self._hangup(leg_id)  # its ChannelDestroyed frees the agent
+                self.kick()
+                return True
+        return False
 
     def _wait_minutes(self, position: int, snapshot: QueueSnapshot) -> int | None:
         wait = expected_wait_s(position, snapshot.recent_handle_s, snapshot.staffed)
@@ -260,37 +286,68 @@ class Acd:
             if waiting is None:
                 continue
             position = position_of(caller.entry_id, snapshot.waiting) or 1
-            if announcement_due(
+            wait = expected_wait_s(position, snapshot.recent_handle_s, snapshot.staffed)
+            long_wait = (now - waiting.joined_at).total_seconds() >= self.settings.callback_offer_s or (
+                wait is not None and wait > self.settings.max_wait_s
+            )
+            if long_wait and not waiting.callback_offered:
+                waiting.callback_offered = True
+                waiting.announced_at = now  # the offer counts as news: no position right after it
+                waiting.session.feed(ev.QueueCallbackOffered())
+            elif announcement_due(
                 position, waiting.announced_position, waiting.announced_at, now, self.settings.announce_s
             ):
                 waiting.announced_position, waiting.announced_at = position, now
                 waiting.session.feed(ev.QueueAnnouncement(position, self._wait_minutes(position, snapshot)))
 
     async def _offer(self, entry_id: int, agent_id: int) -> None:
+        self._dialling.add(entry_id)  # the offer's own QueueChanged must not dial a second leg
         try:
             entry = await asyncio.to_thread(self.queue.offer, entry_id, agent_id)
         except QueueConflictError as exc:
+            self._dialling.discard(entry_id)
             log.info("queue: offer of %s to agent %s refused: %s", entry_id, agent_id, exc)
             return
-        agent = await asyncio.to_thread(self.queue.agent, agent_id)
-        waiting = self._state.waiting.get(entry_id)
-        leg_id = f"{AGENT_LEG_PREFIX}{entry_id}-{secrets.token_hex(3)}"
-        offer = _Offer(entry_id, agent_id, agent.display_name if agent else str(agent_id), leg_id)
-        self._state.offers[leg_id] = offer
-        if waiting is not None:
-            waiting.session.record("agent_offered", {"agent": agent.login if agent else agent_id})
+        await self._dial(entry_id, agent_id, entry.caller_phone)
+
+    async def offered_elsewhere(self, entry_id: int) -> None:
+        """An agent took this caller through the API ("prendre cet appel"): the database holds the offer, this
+        process holds the caller, so it dials the agent's phone."""
+        if entry_id not in self._state.waiting or entry_id in self._dialling:
+            return
+        if any(offer.entry_id == entry_id for offer in self._state.offers.values()):
+            return
+        self._dialling.add(entry_id)
+        entry = await asyncio.to_thread(self.queue.entry, entry_id)
+        if entry is None or entry.state is not QueueEntryState.OFFERED or entry.offered_agent_id is None:
+            self._dialling.discard(entry_id)
+            return
+        await self._dial(entry_id, entry.offered_agent_id, entry.caller_phone)
+
+    async def _dial(self, entry_id: int, agent_id: int, caller_phone: str | None) -> None:
         try:
-            await self.control.originate(
-                leg_id,
-                f"PJSIP/{agent.sip_endpoint if agent else ''}",
-                self.app,
-                f"agent,{entry_id}",
-                self.settings.ring_timeout_s,
-                caller_id=entry.caller_phone or "",
+            agent = await asyncio.to_thread(self.queue.agent, agent_id)
+            waiting = self._state.waiting.get(entry_id)
+            leg_id = f"{AGENT_LEG_PREFIX}{entry_id}-{secrets.token_hex(3)}"
+            self._state.offers[leg_id] = _Offer(
+                entry_id, agent_id, agent.display_name if agent else str(agent_id), leg_id
             )
-        except Exception:
-            log.exception("queue: dialling agent %s failed", agent_id)
-            await self._offer_failed(leg_id, "dial_failed")
+            if waiting is not None:
+                waiting.session.record("agent_offered", {"agent": agent.login if agent else agent_id})
+            try:
+                await self.control.originate(
+                    leg_id,
+                    f"PJSIP/{agent.sip_endpoint if agent else ''}",
+                    self.app,
+                    f"agent,{entry_id}",
+                    self.settings.ring_timeout_s,
+                    caller_id=caller_phone or "",
+                )
+            except Exception:
+                log.exception("queue: dialling agent %s failed", agent_id)
+                await self._offer_failed(leg_id, "dial_failed")
+        finally:
+            self._dialling.discard(entry_id)
 
     async def _offer_failed(self, leg_id: str, cause: str) -> None:
         offer = self._state.offers.pop(leg_id, None)
@@ -323,6 +380,8 @@ class Acd:
         conversation = _Conversation(offer.entry_id, offer.agent_id, waiting.session.channel_id, leg_id, bridge_id)
         self._state.conversations[offer.entry_id] = conversation
         try:
+            # A prompt playing in the holding bridge keeps the channel there until it ends: stop it first.
+            await waiting.session.stop_playing()
             await self.control.create_bridge(bridge_id, "mixing")
             with contextlib.suppress(Exception):  # adding to the new bridge moves it all the same
                 await self.control.remove_channel(HOLDING_BRIDGE, waiting.session.channel_id)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.engine import Engine
 
 from hotline.bus import EventBus
+from hotline.domain.queue import PRIORITY_CRISIS, PRIORITY_NORMAL
 from hotline.services.agent_accounts import AgentAccounts
 from hotline.services.crisis import CRISIS_REFRESH_S, Crisis, CrisisService
 from hotline.services.queue import QueueService
@@ -164,8 +165,15 @@ def build_ivr(
         skill_overflow_s=settings.queue_skill_overflow_s,
         ring_timeout_s=settings.agent_ring_timeout_s,
         wrap_up_s=settings.agent_wrap_up_s,
+        callback_offer_s=settings.queue_callback_offer_s,
+        max_wait_s=settings.queue_max_wait_s,
     )
-    acd = Acd(client, QueueService(engine, bus), config.app, queue_settings, bus)
+    crisis_entries = {e.id for e in kb.entries if e.crisis}
+
+    def priority_of(faq_id: str | None) -> int:
+        return PRIORITY_CRISIS if faq_id in crisis_entries else PRIORITY_NORMAL
+
+    acd = Acd(client, QueueService(engine, bus), config.app, queue_settings, bus, priority_of)
     app = IvrApp(config, client, PromptMedia(resolver), store, new_flow, speech_factory, acd)
 
     async def import_fallback() -> None:

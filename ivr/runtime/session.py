@@ -54,6 +54,7 @@ class Queue(Protocol):
 
     async def join(self, session: Any, call_id: int, command: cmd.JoinQueue, topic: str | None) -> None: ...
     async def caller_left(self, channel_id: str) -> None: ...
+    async def leave_for_callback(self, channel_id: str) -> None: ...
 
 
 class MediaResolver(Protocol):
@@ -310,6 +311,9 @@ class CallSession:
                 self._operate(self._create_ticket(command), command)
             case cmd.JoinQueue():
                 self._operate(self._join_queue(command), command)
+            case cmd.LeaveQueue():
+                if self.acd is not None:
+                    self._operate(self.acd.leave_for_callback(self.channel_id), command)
             case cmd.KeepUnmatched():
                 self._operate(self._keep_unmatched(command), command)
             case cmd.SetAnswered(faq_id=faq_id):
@@ -371,6 +375,16 @@ class CallSession:
         speech, self.speech = self.speech, None
         if speech is not None:
             await speech.close()
+
+    async def stop_playing(self) -> None:
+        """Stop what the caller hears now (an announcement), before the queue moves them to another bridge: a
+        playback in a bridge holds the channel there until it ends. The flow hears of it as usual."""
+        playing = self.current_playback
+        if playing is not None and not self.hung_up:
+            try:
+                await self.control.stop_playback(playing)
+            except Exception:
+                log.debug("call %s: could not stop %s", self.channel_id, playing, exc_info=True)
 
     def record(self, kind: str, data: dict[str, Any]) -> None:
         """A timeline step from outside the flow (the queue's offers and misses)."""

@@ -17,12 +17,12 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from hotline.domain.enums import AgentState, CallOutcome, QueueEntryState
+from hotline.domain.enums import AgentState, CallOutcome, QueueEntryState, TicketStatus
 from hotline.storage.db import make_engine, session_scope
-from hotline.storage.models import Agent, AgentStateChange, Call, CallEvent, QueueEntry
+from hotline.storage.models import Agent, AgentStateChange, Call, CallEvent, QueueEntry, Ticket
 from ivr.flow import commands as cmd
 from ivr.flow.prompts import queue_position_text
-from tests.e2e.conftest import E2E_AGENT_WEB_PASSWORD, AgentAccount, AsteriskSandbox, add_agent
+from tests.e2e.conftest import E2E_AGENT_WEB_PASSWORD, AgentAccount, AsteriskSandbox, add_agent, disable_agent
 from tests.e2e.hotline_proc import HotlineProcess, start_hotline
 from tests.e2e.prompt_audio import play_audio
 from tests.e2e.sip.agent import AgentPhone
@@ -57,15 +57,21 @@ def queue_hotline(asterisk: AsteriskSandbox, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture(scope="module")
-def queue_agent(asterisk: AsteriskSandbox, queue_hotline: HotlineProcess) -> Iterator[AgentAccount]:
+def queue_agents(asterisk: AsteriskSandbox, queue_hotline: HotlineProcess) -> Iterator[dict[str, AgentAccount]]:
+    """Two agents in the serving hotline's database, their phones pushed to Asterisk; disabled at the end."""
     env = {**asterisk.env, "HOTLINE_DATABASE_URL": queue_hotline.database_url}
-    account = add_agent(env, "e2e-queue-alice", "--skills", "eau")
-    yield account
-    done = __import__("subprocess").run(
-        [__import__("sys").executable, "-m", "hotline.cli", "agent", "disable", account.login],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    accounts = {
+        "alice": add_agent(env, "e2e-queue-alice", "--skills", "eau"),
+        "bob": add_agent(env, "e2e-queue-bob"),
+    }
+    yield accounts
+    for account in accounts.values():
+        disable_agent(env, account.login)
+
+
+@pytest.fixture
+def queue_agent(queue_agents: dict[str, AgentAccount]) -> AgentAccount:
+    return queue_agents["alice"]
 
 
 class Api:
@@ -155,7 +161,9 @@ def test_a_caller_waits_hears_the_position_then_talks_with_the_agent(
     call = result["call"]
 
     # The caller: the announcement in full, then the agent's voice; the agent: the caller's.
-    announcement = play_audio(asterisk, cmd.Prompt("queue_joined"), cmd.Say(queue_position_text(1, None)))
+    announcement = play_audio(
+        asterisk, cmd.Prompt("queue_joined"), cmd.Say(queue_position_text(1, None)), cmd.Prompt("queue_callback_key")
+    )
     at, score = find_in(call.samples, announcement)
     caller_heard_agent = tone_seconds(call.samples, AGENT_TONE_HZ)
     agent_heard_caller = tone_seconds(agent_result.samples, CALLER_TONE_HZ)
@@ -214,6 +222,127 @@ def test_a_caller_who_hangs_up_while_waiting_is_abandoned(
         queue_hotline, select(Call).where(Call.caller_number == caller)) if c.ended_at])  # fmt: skip
     assert row.outcome is CallOutcome.ABANDONED
     assert api.me()["state"] == "paused", "nobody was offered the call"
+    api.state("offline")
+    api.close()
+    assert_nothing_left(asterisk)
+
+
+def test_an_unanswered_phone_pauses_its_agent_and_the_next_agent_gets_the_caller(
+    tmp_path: Path, asterisk: AsteriskSandbox, queue_hotline: HotlineProcess, queue_agents: dict[str, AgentAccount]
+) -> None:
+    """Bob has been idle longest, so his phone rings first; it does not answer within the ring timeout: Bob is
+    paused "appel manqué", the caller keeps their place, and Alice's phone rings and answers."""
+    alice, bob = queue_agents["alice"], queue_agents["bob"]
+    bob_api, alice_api = Api(queue_hotline.base_url, bob.login), Api(queue_hotline.base_url, alice.login)
+    bob_api.state("available")
+    time.sleep(1.2)  # Bob's idle time starts first
+    alice_api.state("available")
+    caller = "0622000003"
+    silent_bob = AgentPhone(
+        bob.login, bob.sip_password, answer_after_ms=(RING_TIMEOUT_S + 10) * 1000, target=asterisk.target,
+        workdir=tmp_path / "bob",
+    )  # fmt: skip
+    answering_alice = AgentPhone(
+        alice.login, alice.sip_password, talk=[Silence(500), Tone(AGENT_TONE_HZ, 5000)], hold_ms=7000,
+        target=asterisk.target, workdir=tmp_path / "alice",
+    )  # fmt: skip
+    with silent_bob, answering_alice:
+        steps = [Silence(CHOOSE_MS), Dtmf("0"), Tone(CALLER_TONE_HZ, 20_000)]
+        call = place_call(steps, from_user=caller, hold_ms=30_000, target=asterisk.target, workdir=tmp_path / "c")
+        answering_alice.wait_call(10)
+    bob_result, alice_result = silent_bob.stop(), answering_alice.stop()
+    assert call.answered and call.hung_up_by == "asterisk", call.describe()
+    assert bob_result.calls_answered == 0 and alice_result.calls_answered == 1
+    assert tone_seconds(call.samples, AGENT_TONE_HZ) >= MIN_TONE_S, call.describe()
+    bob_me = bob_api.me()
+    assert (bob_me["state"], bob_me["reason"]) == ("paused", "appel manqué"), bob_me
+    [entry] = rows(queue_hotline, select(QueueEntry).where(QueueEntry.caller_phone == caller))
+    [alice_row] = rows(queue_hotline, select(Agent).where(Agent.login == alice.login))
+    assert entry.state is QueueEntryState.ANSWERED and entry.answered_by_agent_id == alice_row.id
+    waited = (entry.answered_at - entry.enqueued_at).total_seconds() if entry.answered_at else 0
+    assert RING_TIMEOUT_S <= waited < RING_TIMEOUT_S + 8, waited
+    [row] = wait_for("the call closed", lambda: [c for c in rows(
+        queue_hotline, select(Call).where(Call.caller_number == caller)) if c.ended_at])  # fmt: skip
+    steps_seen = [e.kind for e in rows(queue_hotline, select(CallEvent).where(CallEvent.call_id == row.id))]
+    assert steps_seen.count("agent_offered") == 2 and "agent_missed" in steps_seen, steps_seen
+    print(f"[e2e figures] ring timeout: Bob missed, Alice answered {waited:.1f} s after the caller joined")
+    wait_for("Alice available again", lambda: alice_api.me()["state"] == "available", timeout=WRAP_UP_S + 5)
+    for api in (alice_api, bob_api):
+        api.state("offline")
+        api.close()
+    assert_nothing_left(asterisk)
+
+
+def test_skills_hold_a_caller_for_the_right_agent_and_an_agent_can_take_a_given_caller(
+    tmp_path: Path, asterisk: AsteriskSandbox, queue_hotline: HotlineProcess, queue_agents: dict[str, AgentAccount]
+) -> None:
+    """The caller asks for a person from the town hall's answer (topic "mairie"): Bob, available but without that
+    skill, is not offered the call before the overflow delay; he takes it from the queue ("prendre cet appel"),
+    his phone rings and he talks with the caller. A second take is refused (409)."""
+    bob = queue_agents["bob"]
+    api = Api(queue_hotline.base_url, bob.login)
+    api.state("available")
+    caller = "0622000004"
+    phone = AgentPhone(
+        bob.login, bob.sip_password, talk=[Silence(500), Tone(AGENT_TONE_HZ, 5000)], hold_ms=7000,
+        target=asterisk.target, workdir=tmp_path / "bob",
+    )  # fmt: skip
+    result: dict[str, CallResult] = {}
+    with phone:
+        steps = [Silence(CHOOSE_MS), Dtmf("1"), Silence(2000), Dtmf("0"), Tone(CALLER_TONE_HZ, 25_000)]
+        thread = threading.Thread(
+            target=lambda: result.setdefault(
+                "call", place_call(steps, from_user=caller, hold_ms=40_000, target=asterisk.target,
+                                   workdir=tmp_path / "caller")
+            )
+        )  # fmt: skip
+        thread.start()
+        queued = wait_for("the caller in the queue", lambda: [
+            r for r in api.client.get("/api/queue").json() if r["caller_phone"] == caller], timeout=20)  # fmt: skip
+        assert queued[0]["topic"] == "mairie" and queued[0]["faq_id"] == "mairie.horaires", queued
+        time.sleep(3)
+        assert api.me()["state"] == "available", "no mairie skill: not offered before the overflow"
+        assert [r["caller_phone"] for r in api.client.get("/api/queue").json()] == [caller]
+        taken = api.client.post(f"/api/queue/{queued[0]['call_id']}/take", headers=api.csrf)
+        assert taken.status_code == 200 and taken.json()["state"] == "offered", taken.text
+        again = api.client.post(f"/api/queue/{queued[0]['call_id']}/take", headers=api.csrf)
+        assert again.status_code == 409 and "prendre" in again.json()["detail"], again.text
+        phone.wait_call(30)
+        thread.join(60)
+    bob_result = phone.stop()
+    call = result["call"]
+    assert bob_result.calls_answered == 1, bob_result
+    assert tone_seconds(call.samples, AGENT_TONE_HZ) >= MIN_TONE_S, call.describe()
+    assert tone_seconds(bob_result.samples, CALLER_TONE_HZ) >= MIN_TONE_S, bob_result
+    [entry] = rows(queue_hotline, select(QueueEntry).where(QueueEntry.caller_phone == caller))
+    assert entry.state is QueueEntryState.ANSWERED
+    wait_for("Bob available again", lambda: api.me()["state"] == "available", timeout=WRAP_UP_S + 5)
+    api.state("offline")
+    api.close()
+    assert_nothing_left(asterisk)
+
+
+def test_pressing_1_in_the_queue_leaves_it_for_a_callback(
+    tmp_path: Path, asterisk: AsteriskSandbox, queue_hotline: HotlineProcess, queue_agent: AgentAccount
+) -> None:
+    api = Api(queue_hotline.base_url, queue_agent.login)
+    api.state("paused", "formation")
+    caller = "0622000005"
+    call = place_call(
+        [Silence(CHOOSE_MS), Dtmf("0"), Silence(3000), Dtmf("1"), Silence(20_000)], from_user=caller,
+        hold_ms=30_000, target=asterisk.target, workdir=tmp_path / "caller",
+    )  # fmt: skip
+    assert call.answered and call.hung_up_by == "asterisk", "the goodbye after the dossier number"
+    taken = play_audio(asterisk, cmd.Prompt("queue_callback_taken"))
+    _, score = find_in(call.samples, taken)
+    assert score >= 0.9, f"'un conseiller vous rappellera': match {score:.3f}"
+    [entry] = rows(queue_hotline, select(QueueEntry).where(QueueEntry.caller_phone == caller))
+    assert entry.state is QueueEntryState.CALLBACK and entry.left_at is not None
+    [row] = wait_for("the call closed", lambda: [c for c in rows(
+        queue_hotline, select(Call).where(Call.caller_number == caller)) if c.ended_at])  # fmt: skip
+    assert row.outcome is CallOutcome.CALLBACK_REQUESTED
+    [ticket] = rows(queue_hotline, select(Ticket).where(Ticket.call_id == row.id))
+    assert ticket.needs_callback and ticket.status is TicketStatus.WAITING_CALLBACK, ticket
     api.state("offline")
     api.close()
     assert_nothing_left(asterisk)

@@ -115,3 +115,64 @@ def test_the_queue_in_order_with_the_callers_earlier_tickets(engine_and_client: 
     assert rows[1]["transcript"] == "je n'ai plus d'eau" and rows[1]["topic"] == "eau"
     assert [t["dossier"] for t in rows[1]["earlier_tickets"]] == ["12345678"] and rows[0]["earlier_tickets"] == []
     assert all(r["waited_s"] >= 0 for r in rows)
+
+
+def test_take_a_waiting_caller_once(engine_and_client: tuple[Engine, TestClient]) -> None:
+    engine, client = engine_and_client
+    with session_scope(engine) as s:
+        call = Call(channel_id="c9", caller_number="0633333333", called_number="0800123456")
+        s.add(call)
+        s.flush()
+        assert call.id is not None
+        call_id = call.id
+    QueueService(engine).enqueue(NewEntry(call_id, "c9", "0633333333", None, None, 0, "caller_asked", None))
+    csrf = sign_in(client)
+    assert client.post(f"/api/queue/{call_id}/take", headers=csrf).status_code == 409, "offline: cannot take"
+    client.put("/api/agents/me/state", json={"state": "available"}, headers=csrf)
+    assert client.post(f"/api/queue/{call_id}/take").status_code == 403, "CSRF"
+    r = client.post(f"/api/queue/{call_id}/take", headers=csrf)
+    assert r.status_code == 200 and r.json()["state"] == "offered", r.text
+    assert client.get("/api/agents/me").json()["state"] == "ringing"
+    assert client.post(f"/api/queue/{call_id}/take", headers=csrf).status_code == 409, "already ringing"
+    bob = sign_in(client, "bob")  # another agent, a second later
+    client.put("/api/agents/me/state", json={"state": "available"}, headers=bob)
+    r = client.post(f"/api/queue/{call_id}/take", headers=bob)
+    assert r.status_code == 409 and "no longer waiting" in r.json()["detail"], r.text
+    assert client.get("/api/agents/me").json()["state"] == "available", "a refused take changes nothing"
+    assert client.post("/api/queue/999999/take", headers=bob).status_code == 404
+
+
+def test_the_events_stream_carries_committed_changes(engine_and_client: tuple[Engine, TestClient]) -> None:
+    import json
+    import threading
+
+    _, client = engine_and_client
+    assert client.get("/api/events").status_code == 401
+    csrf = sign_in(client)
+    lines: list[str] = []
+    with client.stream("GET", "/api/events") as stream:
+        assert stream.status_code == 200 and stream.headers["content-type"].startswith("text/event-stream")
+        # The subscription starts with the stream: change state until an event arrives.
+        stop = threading.Event()
+
+        def poke() -> None:
+            states = ["available", "offline"]
+            i = 0
+            while not stop.is_set():
+                client.put("/api/agents/me/state", json={"state": states[i % 2]}, headers=csrf)
+                i += 1
+                stop.wait(0.3)
+
+        poker = threading.Thread(target=poke)
+        poker.start()
+        try:
+            for line in stream.iter_lines():
+                lines.append(line)
+                if line.startswith("data:"):
+                    break
+        finally:
+            stop.set()
+            poker.join()
+    assert "event: agent.state_changed" in lines
+    data = json.loads(next(line for line in lines if line.startswith("data:")).removeprefix("data:"))
+    assert data["kind"] == "agent.state_changed" and data["to_state"] in ("available", "offline")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from hotline.domain.enums import CallOutcome
 from ivr.flow.call_flow import OPERATION_TIMEOUT_S, CallState
-from ivr.flow.commands import CreateTicket, JoinQueue, Play, Prompt, Say, SetOutcome, StartTimer
+from ivr.flow.commands import CreateTicket, Digits, JoinQueue, LeaveQueue, Play, Prompt, Say, SetOutcome, StartTimer
 from ivr.flow.events import (
     AgentConnected,
     CallerHungUp,
     DtmfReceived,
     QueueAnnouncement,
+    QueueCallbackOffered,
     QueueJoined,
     QueueUnavailable,
     SpeechRecognized,
@@ -44,7 +45,8 @@ def test_joining_says_the_position_opens_a_ticket_without_callback_then_the_agen
     assert call.state() is CallState.QUEUED
     assert of_type(out, CreateTicket) == [CreateTicket("caller_asked", None, needs_callback=False)]
     play = of_type(out, Play)[0]
-    assert play.media == (Prompt("queue_joined"), Say(queue_position_text(3, 4))) and not play.interruptible
+    assert play.media == (Prompt("queue_joined"), Say(queue_position_text(3, 4)), Prompt("queue_callback_key"))
+    assert not play.interruptible
     assert call.timer is None, "the operation timer is cancelled"
     assert records(call.send(TicketCreated("12345678"))) == ["ticket_created"], "kept for the agent, not said"
     call.finish()
@@ -52,6 +54,8 @@ def test_joining_says_the_position_opens_a_ticket_without_callback_then_the_agen
     out = call.send(QueueAnnouncement(1, None))
     assert of_type(out, Play)[0].media == (Say("Vous êtes le prochain."),)
     assert call.send(DtmfReceived("5")) == [] and call.send(DtmfReceived("*")) == []
+    out = call.send(QueueCallbackOffered())
+    assert of_type(out, Play)[0].media == (Prompt("queue_long_wait"), Prompt("queue_callback_key"))
     out = call.send(AgentConnected("alice"))
     assert call.state() is CallState.CONNECTED
     assert of_type(out, SetOutcome) == [SetOutcome(CallOutcome.TO_AGENT)]
@@ -93,3 +97,19 @@ def test_the_callers_words_go_with_them_to_the_queue() -> None:
     call.send(SpeechRecognized("euh ma poubelle", None, 0.1, ()))
     out = call.send(SpeechRecognized("je veux parler à quelqu'un", None, 0.0, (), wants_human=True))
     assert of_type(out, JoinQueue) == [JoinQueue("caller_asked", None, "euh ma poubelle | je veux parler à quelqu'un")]
+
+
+def test_pressing_1_in_the_queue_leaves_it_for_a_callback_with_the_dossier_number() -> None:
+    call = queued_call()
+    call.send(QueueJoined(4, None))
+    call.send(TicketCreated("12345678"))  # the queued call's ticket
+    out = call.keys("1")  # during the announcement: the key acts at once
+    assert of_type(out, LeaveQueue) == [LeaveQueue()]
+    assert of_type(out, Play)[0].media == (Prompt("queue_callback_taken"),)
+    assert of_type(out, CreateTicket) == [CreateTicket("caller_asked", None, needs_callback=True)]
+    assert call.state() is CallState.HUMAN
+    call.send(TicketCreated("12345678"))  # the same ticket, now flagged for a callback
+    assert call.flow.outcome is CallOutcome.CALLBACK_REQUESTED
+    out = call.finish()
+    assert of_type(out, Play)[0].media == (Prompt("your_dossier_is"), Digits("12345678"), Prompt("goodbye"))
+    assert call.state() is CallState.GOODBYE

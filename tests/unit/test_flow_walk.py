@@ -16,6 +16,7 @@ from ivr.flow.commands import (
     FaqAnswer,
     Hangup,
     JoinQueue,
+    LeaveQueue,
     LookupTicket,
     Play,
     Prompt,
@@ -32,6 +33,7 @@ from ivr.flow.events import (
     Event,
     PlaybackFinished,
     QueueAnnouncement,
+    QueueCallbackOffered,
     QueueJoined,
     QueueUnavailable,
     SpeechRecognized,
@@ -61,6 +63,7 @@ class Walk:
         )
         self.pending_joins = 0
         self.queued = False
+        self.left_queue = False
         self.ended = False
         self.play_ids: list[str] = []
         self.timer_names: set[str] = set()
@@ -112,10 +115,13 @@ class Walk:
                 case JoinQueue():
                     self.pending_joins += 1
                     assert self.pending_joins == 1, "one JoinQueue per call"
+                case LeaveQueue():
+                    self.left_queue = True
                 case CreateTicket():
                     self.tickets += 1
                     self.pending_creates += 1
-                    assert self.tickets == 1, "a second ticket in one call"
+                    # one ticket per call; leaving the queue for a callback flags the same ticket (asked again)
+                    assert self.tickets == 1 or (self.tickets == 2 and self.left_queue), "a second ticket"
                 case SetOutcome(outcome=outcome):
                     self.outcome = outcome
                 case Hangup():
@@ -201,6 +207,7 @@ class Walk:
         if call.state() is CallState.QUEUED:
             options.append((3, [QueueAnnouncement(rng.randint(1, 12), rng.choice([None, 2]))]))
             options.append((2, [AgentConnected("alice")]))
+            options.append((1, [QueueCallbackOffered()]))
         weights = [weight for weight, events in options if events]
         choices = [events for _, events in options if events]
         events = rng.choices(choices, weights)[0]

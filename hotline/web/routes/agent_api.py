@@ -6,13 +6,16 @@ Refusals say why, in French for the people who read them, and change nothing.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
 from sqlmodel import col, or_, select
 
+from hotline.bus import to_json
 from hotline.domain.agent_states import AgentStateError, check_request
 from hotline.domain.enums import AgentState, QueueEntryState
 from hotline.domain.queue import WaitingCaller, position_of, queue_order
@@ -249,3 +252,40 @@ def get_queue(user: AnyAgent, session: SessionDep) -> list[WaitingCallerView]:
             )
         )
     return out
+
+
+class TakeResponse(BaseModel):
+    entry_id: int
+    call_id: int
+    state: QueueEntryState
+
+
+@router.post("/queue/{call_id}/take", response_model=TakeResponse, responses={404: {}, 409: {}})
+def take_call(call_id: int, user: AnyAgent, session: SessionDep, parts: PartsDep) -> TakeResponse:
+    """ "Prendre cet appel": the agent's phone rings for this waiting caller. 409 when the caller was taken
+    meanwhile or the agent cannot take a call now."""
+    entry = session.exec(
+        select(QueueEntry).where(QueueEntry.call_id == call_id).order_by(col(QueueEntry.id).desc())
+    ).first()
+    if entry is None or entry.id is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Aucun appelant en attente pour cet appel.")
+    try:
+        offered = _queue(parts).offer(entry.id, user.agent_id)
+    except QueueConflictError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"Impossible de prendre cet appel : {exc}.") from exc
+    assert offered.id is not None
+    return TakeResponse(entry_id=offered.id, call_id=offered.call_id, state=offered.state)
+
+
+@router.get("/events", response_class=EventSourceResponse)
+async def events(user: AnyAgent, parts: PartsDep) -> AsyncIterable[ServerSentEvent]:
+    """Server-sent events of queue, agent, call and ticket changes (ids and states: never a number or words),
+    for the console and the wallboard. A slow client loses its oldest events and gets an `events.dropped`."""
+    if parts.bus is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Pas de flux d'événements dans ce processus.")
+    subscription = parts.bus.subscribe()
+    try:
+        async for event in subscription:
+            yield ServerSentEvent(raw_data=to_json(event), event=event.kind)
+    finally:
+        subscription.close()
