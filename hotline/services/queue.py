@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, and_, col, or_, select
 
 from hotline import bus as events
 from hotline.bus import EventBus
@@ -95,6 +95,21 @@ class QueueService:
                 if a.id is not None
             ]
             return QueueSnapshot(waiting, agents, self._recent_handle_s(s))
+
+    def open_entries(self) -> list[QueueEntry]:
+        """Callers still waiting or offered, and conversations not ended: what a restarted process takes over."""
+        with unit_of_work(self.engine, None, write=False) as uow:
+            rows = uow.session.exec(
+                select(QueueEntry)
+                .where(
+                    or_(
+                        col(QueueEntry.state).in_([QueueEntryState.WAITING, QueueEntryState.OFFERED]),
+                        and_(col(QueueEntry.state) == QueueEntryState.ANSWERED, col(QueueEntry.left_at).is_(None)),
+                    )
+                )
+                .order_by(col(QueueEntry.enqueued_at), col(QueueEntry.id))
+            )
+            return list(rows)
 
     def entry(self, entry_id: int) -> QueueEntry | None:
         with unit_of_work(self.engine, None, write=False) as uow:

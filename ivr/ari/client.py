@@ -99,6 +99,8 @@ class AriClient:
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
     ) -> Any:
+        if "//" in path or path.endswith("/"):
+            raise ValueError(f"ARI {method} {path}: an empty id (Asterisk would read another route)")
         query = urlencode(params, safe=QUERY_SAFE, quote_via=quote) if params else ""
         url = URL(self._base + path + (f"?{query}" if query else ""), encoded=True)
         async with self._session().request(method, url, json=body) as response:

@@ -54,12 +54,14 @@ from ivr.flow.events import (
     CallerHungUp,
     CallResumed,
     CallStarted,
+    ConversationResumed,
     DtmfReceived,
     Event,
     PlaybackFinished,
     QueueAnnouncement,
     QueueCallbackOffered,
     QueueJoined,
+    QueueResumed,
     QueueUnavailable,
     SpeechRecognized,
     SpeechStarted,
@@ -301,6 +303,10 @@ class CallFlow:
                 self._on_queue_joined(position, wait)
             case QueueUnavailable():
                 self._on_queue_unavailable()
+            case QueueResumed(reason=reason, faq_id=faq_id):
+                self._on_queue_resumed(reason, faq_id)
+            case ConversationResumed(faq_id=faq_id):
+                self._on_conversation_resumed(faq_id)
             case QueueAnnouncement(position=position, wait_minutes=wait):
                 self._on_queue_announcement(position, wait)
             case QueueCallbackOffered():
@@ -410,6 +416,25 @@ class CallFlow:
             (Prompt("queue_joined"), Say(queue_position_text(position, wait_minutes)), Prompt("queue_callback_key")),
             interruptible=False,
         )
+
+    def _on_queue_resumed(self, reason: str, faq_id: str | None) -> None:
+        if self._started:
+            return
+        self._started = self._handed_off = True
+        self._faq_id = faq_id
+        known = {r.value for r in HandoffReason}
+        self._handoff_reason = HandoffReason(reason) if reason in known else HandoffReason.CALLER_ASKED
+        self._state = CallState.QUEUED
+        self._record("queue_resumed")
+
+    def _on_conversation_resumed(self, faq_id: str | None) -> None:
+        if self._started:
+            return
+        self._started = self._handed_off = True
+        self._faq_id = faq_id
+        self._state = CallState.CONNECTED
+        self._record("conversation_resumed")
+        self._set_outcome(CallOutcome.TO_AGENT)
 
     def _on_queue_unavailable(self) -> None:
         if self._state is not CallState.HUMAN or not self._queue_pending:

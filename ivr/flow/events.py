@@ -119,6 +119,22 @@ class QueueAnnouncement:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueResumed:
+    """A caller a previous run of the app left waiting in the queue, adopted by this one: they keep waiting
+    (the holding bridge's music never stopped), with nothing said."""
+
+    reason: str  # HandoffReason value of the original handoff
+    faq_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationResumed:
+    """A caller a previous run of the app left talking with an agent: the conversation goes on."""
+
+    faq_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class QueueCallbackOffered:
     """The wait is long (or nobody is free to answer soon): offer the caller a callback again."""
 
@@ -143,6 +159,8 @@ Event = (
     | SpeechRecognized
     | QueueJoined
     | QueueUnavailable
+    | QueueResumed
+    | ConversationResumed
     | QueueAnnouncement
     | QueueCallbackOffered
     | AgentConnected

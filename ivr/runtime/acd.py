@@ -38,13 +38,13 @@ from hotline.domain.queue import (
     spoken_minutes,
 )
 from hotline.services.queue import NewEntry, QueueConflictError, QueueService, QueueSnapshot
-from hotline.storage.models import utc_now
+from hotline.storage.models import QueueEntry, utc_now
 from ivr.flow import commands as cmd
 from ivr.flow import events as ev
 
 log = logging.getLogger(__name__)
 
-HOLDING_BRIDGE = "hotline-queue"
+HOLDING_PREFIX = "hotline-queue-"  # Asterisk keeps a destroyed bridge's id taken: each bridge gets a new one
 AGENT_LEG_PREFIX = "hotline-agent-"  # the channel id of every agent leg the queue dials
 CONVERSATION_PREFIX = "hotline-conv-"
 DISPATCH_TICK_S = 1.0  # skill overflow and announcements are checked this often
@@ -64,6 +64,7 @@ class AcdControl(Protocol):
     async def remove_channel(self, bridge_id: str, channel_id: str) -> None: ...
     async def start_bridge_moh(self, bridge_id: str, moh_class: str = "default") -> None: ...
     async def destroy_bridge(self, bridge_id: str) -> None: ...
+    async def bridges(self) -> list[dict[str, Any]]: ...
     async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
     async def originate(
         self,
@@ -87,6 +88,7 @@ class QueuedCall(Protocol):
     def record(self, kind: str, data: dict[str, Any]) -> None: ...
     async def stop_listening(self) -> None: ...
     async def stop_playing(self) -> None: ...
+    async def settle(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ class Acd:
         self.bus = bus
         self._state = _State()
         self._kick = asyncio.Event()
-        self._holding_ready = False
+        self._holding: str | None = None  # the holding bridge's id while it exists
         self._holding_lock = asyncio.Lock()
         self._wrap_ups: dict[int, asyncio.TimerHandle] = {}
         self._dialling: set[int] = set()  # entries whose agent leg is being dialled
@@ -208,6 +210,68 @@ class Acd:
             else:
                 self.queue.set_agent_state(agent.id, AgentState.AVAILABLE)
 
+    # --- taking over after a restart of the app
+    async def open_entries(self) -> dict[str, QueueEntry]:
+        """The queue's open entries, by caller channel."""
+        entries = await asyncio.to_thread(self.queue.open_entries)
+        return {e.channel_id: e for e in entries if e.channel_id}
+
+    async def adopt_waiting(self, session: QueuedCall, entry: QueueEntry, legs: Sequence[str]) -> None:
+        """A caller the previous run left in the holding bridge: they wait on, in their place (the entry keeps
+        its time of joining). An agent's phone ringing for them at the restart is hung up: offered again."""
+        assert entry.id is not None
+        for leg in legs:
+            if leg.startswith(f"{AGENT_LEG_PREFIX}{entry.id}-"):
+                await self._hangup(leg)
+        if entry.state is QueueEntryState.OFFERED and entry.offered_agent_id is not None:
+            await asyncio.to_thread(self.queue.offer_failed, entry.id, entry.offered_agent_id, pause=False)
+        now = utc_now()
+        self._state.waiting[entry.id] = _Waiting(session, entry.id, entry.position_hint, now, entry.enqueued_at)
+        if self._holding is None:
+            self._holding = await self._find_bridge(session.channel_id, HOLDING_PREFIX)  # outlived the last run
+        session.record("queue_adopted", {"entry_id": entry.id})
+        self.kick()
+
+    async def adopt_conversation(self, session: QueuedCall, entry: QueueEntry, legs: Sequence[str]) -> bool:
+        """A conversation the previous run bridged: followed again, so that either hang-up ends the other leg.
+        False when the agent's leg is gone (the caller's call is then over)."""
+        assert entry.id is not None and entry.answered_by_agent_id is not None
+        leg = next((leg for leg in legs if leg.startswith(f"{AGENT_LEG_PREFIX}{entry.id}-")), None)
+        bridge_id = await self._find_bridge(session.channel_id, CONVERSATION_PREFIX) or ""
+        conversation = _Conversation(entry.id, entry.answered_by_agent_id, session.channel_id, leg or "", bridge_id)
+        self._state.conversations[entry.id] = conversation
+        session.record("conversation_adopted", {"entry_id": entry.id})
+        if leg is None:
+            await self._end_conversation(conversation, hang_up=session.channel_id)
+            return False
+        return True
+
+    async def adoption_done(self, entries: dict[str, QueueEntry], held: set[str]) -> None:
+        """After the held callers are taken over: entries whose caller is gone are closed (abandoned, or the
+        conversation ended: the agent goes to wrap-up), and agent legs nobody follows are hung up."""
+        talking = {  # conversations whose caller is still there: their agent legs are followed again
+            f"{AGENT_LEG_PREFIX}{e.id}-"
+            for channel_id, e in entries.items()
+            if channel_id in held and e.state is QueueEntryState.ANSWERED
+        }
+        for leg in held:
+            if is_agent_leg(leg) and not any(leg.startswith(prefix) for prefix in talking):
+                await self._hangup(leg)
+        for channel_id, entry in entries.items():
+            if channel_id in held or entry.id is None:
+                continue
+            if entry.state is QueueEntryState.ANSWERED:
+                agent_id = await asyncio.to_thread(self.queue.conversation_ended, entry.id)
+                if agent_id is not None:
+                    self._schedule_wrap_up_end(agent_id)
+            else:
+                await asyncio.to_thread(self.queue.left, entry.id, QueueEntryState.ABANDONED)
+        if not self._state.waiting:  # a holding bridge the last run left, empty now
+            for bridge in await self.control.bridges():
+                if str(bridge.get("id", "")).startswith(HOLDING_PREFIX):
+                    with contextlib.suppress(Exception):
+                        await self.control.destroy_bridge(str(bridge["id"]))
+
     # --- callers
     async def join(self, session: QueuedCall, call_id: int, command: cmd.JoinQueue, topic: str | None) -> None:
         """A call's JoinQueue: answered to the flow with QueueJoined or QueueUnavailable."""
@@ -229,8 +293,8 @@ class Acd:
         waiting = _Waiting(session, entry_id, joined_at=utc_now())
         self._state.waiting[entry_id] = waiting  # before the bridge: an emptied queue must not destroy it now
         await session.stop_listening()  # nothing the caller says in the queue is for the flow
-        await self._ensure_holding_bridge()
-        await self.control.add_channel(HOLDING_BRIDGE, session.channel_id)
+        holding = await self._ensure_holding_bridge()
+        await self.control.add_channel(holding, session.channel_id)
         snapshot = await asyncio.to_thread(self.queue.snapshot)
         position = position_of(entry_id, snapshot.waiting) or 1
         waiting.announced_position, waiting.announced_at = position, utc_now()
@@ -240,9 +304,10 @@ class Acd:
 
     async def leave_for_callback(self, channel_id: str) -> None:
         """The caller chose to be called back: out of the queue (and of the holding bridge, for the goodbye)."""
-        if await self._leave(channel_id, QueueEntryState.CALLBACK):
+        holding = self._holding
+        if await self._leave(channel_id, QueueEntryState.CALLBACK) and holding is not None:
             with contextlib.suppress(Exception):
-                await self.control.remove_channel(HOLDING_BRIDGE, channel_id)
+                await self.control.remove_channel(holding, channel_id)
             await self._release_holding_if_empty()
 
     async def caller_left(self, channel_id: str) -> None:
@@ -375,16 +440,21 @@ class Acd:
             await asyncio.to_thread(self.queue.offer_failed, offer.entry_id, offer.agent_id, pause=False)
             return
         del self._state.waiting[offer.entry_id]
-        bridge_id = f"{CONVERSATION_PREFIX}{offer.entry_id}"
+        holding = self._holding  # as it is now: it may be released while this move is under way
+        bridge_id = f"{CONVERSATION_PREFIX}{offer.entry_id}-{secrets.token_hex(4)}"
         release_holding = not self._state.waiting
         conversation = _Conversation(offer.entry_id, offer.agent_id, waiting.session.channel_id, leg_id, bridge_id)
         self._state.conversations[offer.entry_id] = conversation
+        # A prompt playing in the holding bridge keeps the channel there until it ends: the flow stops its own
+        # (AgentConnected), and whatever still plays is stopped, before the move.
+        waiting.session.feed(ev.AgentConnected(offer.agent_name))
+        await waiting.session.settle()
+        await waiting.session.stop_playing()
         try:
-            # A prompt playing in the holding bridge keeps the channel there until it ends: stop it first.
-            await waiting.session.stop_playing()
             await self.control.create_bridge(bridge_id, "mixing")
-            with contextlib.suppress(Exception):  # adding to the new bridge moves it all the same
-                await self.control.remove_channel(HOLDING_BRIDGE, waiting.session.channel_id)
+            if holding is not None:
+                with contextlib.suppress(Exception):  # adding to the new bridge moves it all the same
+                    await self.control.remove_channel(holding, waiting.session.channel_id)
             await self.control.add_channel(bridge_id, waiting.session.channel_id)
             await self.control.add_channel(bridge_id, leg_id)
         except Exception:
@@ -392,7 +462,6 @@ class Acd:
             await self._end_conversation(conversation, hang_up=leg_id)
             await self._hangup(conversation.caller_channel)
             return
-        waiting.session.feed(ev.AgentConnected(offer.agent_name))
         if release_holding:
             await self._release_holding_if_empty()
 
@@ -412,8 +481,9 @@ class Acd:
         conversation.ended = True
         self._state.conversations.pop(conversation.entry_id, None)
         await self._hangup(hang_up)
-        with contextlib.suppress(Exception):
-            await self.control.destroy_bridge(conversation.bridge_id)
+        if conversation.bridge_id:
+            with contextlib.suppress(Exception):
+                await self.control.destroy_bridge(conversation.bridge_id)
         agent_id = await asyncio.to_thread(self.queue.conversation_ended, conversation.entry_id)
         if agent_id is not None:
             self._schedule_wrap_up_end(agent_id)
@@ -435,27 +505,32 @@ class Acd:
         self.kick()
 
     # --- helpers
-    async def _ensure_holding_bridge(self) -> None:
+    async def _ensure_holding_bridge(self) -> str:
         async with self._holding_lock:
-            if self._holding_ready:
-                return
-            with contextlib.suppress(Exception):
-                await self.control.create_bridge(HOLDING_BRIDGE, "holding")  # already there after a restart
-            await self.control.start_bridge_moh(HOLDING_BRIDGE)
-            self._holding_ready = True
+            if self._holding is None:
+                bridge_id = f"{HOLDING_PREFIX}{secrets.token_hex(4)}"
+                await self.control.create_bridge(bridge_id, "holding")
+                await self.control.start_bridge_moh(bridge_id)
+                self._holding = bridge_id
+            return self._holding
 
     async def _release_holding_if_empty(self) -> None:
-        """Nobody waits: the holding bridge (and its music) goes; the next caller makes it again."""
+        """Nobody waits: the holding bridge (and its music) goes; the next caller makes a new one."""
         async with self._holding_lock:
-            if self._state.waiting or not self._holding_ready:
+            if self._state.waiting or self._holding is None:
                 return
-            self._holding_ready = False
+            bridge_id, self._holding = self._holding, None
             with contextlib.suppress(Exception):
-                await self.control.destroy_bridge(HOLDING_BRIDGE)
+                await self.control.destroy_bridge(bridge_id)
 
-    def holding_lost(self) -> None:
-        """Asterisk restarted or the bridge was destroyed: create it again with the next caller."""
-        self._holding_ready = False
+    async def _find_bridge(self, channel_id: str, prefix: str) -> str | None:
+        """The bridge of ours (by id prefix) that holds `channel_id`, if any."""
+        with contextlib.suppress(Exception):
+            for bridge in await self.control.bridges():
+                bridge_id = str(bridge.get("id", ""))
+                if bridge_id.startswith(prefix) and channel_id in bridge.get("channels", []):
+                    return bridge_id
+        return None
 
     async def _hangup(self, channel_id: str) -> None:
         with contextlib.suppress(Exception):

@@ -12,7 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
-from hotline.storage.models import utc_now
+from hotline.domain.enums import QueueEntryState
+from hotline.storage.models import QueueEntry, utc_now
 from ivr.ari.client import AriConfig, AriEvent, run_events
 from ivr.flow import events as ev
 from ivr.runtime import adoption
@@ -109,6 +110,8 @@ class IvrApp:
         callers = sorted(c for c in held if not is_media_channel(c) and not is_agent_leg(c))
         rows = {call.channel_id: call for call in left or []}
         details = {str(c.get("id")): c for c in await self.control.channels()} if callers else {}
+        queued = await self._open_queue_entries() if left is not None else {}
+        legs = sorted(c for c in held if is_agent_leg(c))
         for channel_id in callers:
             if left is None:
                 self._spawn(self._to_fallback(channel_id), f"fallback-{channel_id}")
@@ -116,7 +119,14 @@ class IvrApp:
             channel = details.get(channel_id, {"id": channel_id})
             session = self._new_session(channel)
             row = rows.get(channel_id)
+            entry = queued.get(channel_id)
+            if entry is not None and row is not None:
+                resumed = self._resume_queued(session, row, entry, legs)
+                self._spawn(self._run_session(session, resumed), f"resume-queued-{channel_id}")
+                continue
             self._spawn(self._run_session(session, self._resume(session, channel, row)), f"resume-{channel_id}")
+        if self.acd is not None and left is not None:
+            await self.acd.adoption_done(queued, held)
         if callers:
             log.info("adopted %d call(s) a previous run left in Stasis", len(callers))
         gone = [call for call in left or [] if call.channel_id not in held]
@@ -133,6 +143,29 @@ class IvrApp:
             call_id = row.call_id
             session.faq_id = adoption.faq_of(row)
         await session.resume(call_id)
+
+    async def _open_queue_entries(self) -> dict[str, QueueEntry]:
+        if self.acd is None:
+            return {}
+        try:
+            return await asyncio.wait_for(self.acd.open_entries(), adoption.DATABASE_TIMEOUT_S)
+        except Exception:
+            log.exception("could not read the queue a previous run left; its callers resume at the menu")
+            return {}
+
+    async def _resume_queued(self, session: CallSession, row: OpenCall, entry: QueueEntry, legs: list[str]) -> None:
+        """A caller the previous run left in the queue or talking with an agent: carried on, nothing said."""
+        assert self.acd is not None
+        session.faq_id = entry.faq_id
+        await adoption.stop_left_playback(self.control, session.channel_id)  # it would hold the caller in place
+        if entry.state is QueueEntryState.ANSWERED:
+            await self.acd.adopt_conversation(session, entry, legs)
+            await session.resume(row.call_id, ev.ConversationResumed(entry.faq_id), listen=False)
+        else:
+            await self.acd.adopt_waiting(session, entry, legs)
+            await session.resume(
+                row.call_id, ev.QueueResumed(entry.reason or "caller_asked", entry.faq_id), listen=False
+            )
 
     async def _close_left(self, calls: list[OpenCall]) -> None:
         await adoption.close_left_calls(self.store, calls)

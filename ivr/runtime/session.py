@@ -36,6 +36,7 @@ FINISH_RETRY_S = 1.0
 # The channel variable holding the ARI id of the call's latest playback: a process that adopts the call after
 # a crash stops it through this (Asterisk has no list of a channel's playbacks, and queues a new one behind it).
 PLAYBACK_VARIABLE = "HOTLINE_PLAYBACK"
+SETTLE_TIMEOUT_S = 2.0  # a prompt being rendered (TTS) is worth waiting for; a stuck request is not
 
 
 class CallControl(Protocol):
@@ -47,6 +48,7 @@ class CallControl(Protocol):
     async def stop_playback(self, playback_id: str) -> None: ...
     async def playback(self, playback_id: str) -> dict[str, Any] | None: ...
     async def set_variable(self, channel_id: str, name: str, value: str) -> None: ...
+    async def get_variable(self, channel_id: str, name: str) -> str | None: ...
 
 
 class Queue(Protocol):
@@ -158,15 +160,16 @@ class CallSession:
             raise
         self._row_written(call_id)
 
-    async def resume(self, call_id: int) -> None:
+    async def resume(self, call_id: int, first: ev.Event | None = None, listen: bool = True) -> None:
         """Take over a call a previous process left in Stasis: already answered, with its row `call_id`. The
-        flow starts again at its safe point; the caller's voice is brought in as for a new call."""
-        self.feed(ev.CallResumed())
-        self.call_id = call_id
+        flow starts again at its safe point (`first`: CallResumed, or the queue's QueueResumed and
+        ConversationResumed); the caller's voice is brought in as for a new call when `listen`."""
+        self.feed(first or ev.CallResumed())
+        self._row_written(call_id)  # and the steps recorded while taking the call over
         # The old process's playback ids ("<channel>~menu-2") may still be live or have events on the way: a
         # prefix of our own keeps them apart from the new flow's.
         self.playback_prefix = f"{self.channel_id}~{secrets.token_hex(3)}~"
-        if not self.hung_up and not await self._open_speech():
+        if listen and not self.hung_up and not await self._open_speech():
             self.timeline.record(call_id, "speech_unavailable", {})
         self._ari_task = asyncio.create_task(self._run_ari_lane(), name=f"ari-{self.channel_id}")
         self._worker = asyncio.create_task(self._run(), name=f"call-{self.channel_id}")
@@ -376,10 +379,20 @@ class CallSession:
         if speech is not None:
             await speech.close()
 
+    async def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> None:
+        """Wait (a little) until the events fed so far are handled and their ARI requests carried out."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._queue.join()
+                await self._ari_lane.join()
+
     async def stop_playing(self) -> None:
         """Stop what the caller hears now (an announcement), before the queue moves them to another bridge: a
         playback in a bridge holds the channel there until it ends. The flow hears of it as usual."""
         playing = self.current_playback
+        if playing is None and not self.hung_up:
+            with contextlib.suppress(Exception):  # one a previous run of the app left playing
+                playing = await self.control.get_variable(self.channel_id, PLAYBACK_VARIABLE)
         if playing is not None and not self.hung_up:
             try:
                 await self.control.stop_playback(playing)

@@ -138,8 +138,11 @@ def test_a_caller_waits_hears_the_position_then_talks_with_the_agent(
         target=asterisk.target, workdir=tmp_path / "agent",
     )  # fmt: skip
     result: dict[str, CallResult] = {}
+    announcement = play_audio(
+        asterisk, cmd.Prompt("queue_joined"), cmd.Say(queue_position_text(1, None)), cmd.Prompt("queue_callback_key")
+    )
     with phone:
-        steps = [Silence(CHOOSE_MS), Dtmf("0"), Silence(10_000), Tone(CALLER_TONE_HZ, 12_000)]
+        steps = [Silence(CHOOSE_MS), Dtmf("0"), Silence(14_000), Tone(CALLER_TONE_HZ, 12_000)]
         thread = threading.Thread(
             target=lambda: result.setdefault(
                 "call", place_call(steps, from_user=caller, hold_ms=40_000, target=asterisk.target,
@@ -150,7 +153,7 @@ def test_a_caller_waits_hears_the_position_then_talks_with_the_agent(
         waiting = wait_for("the caller in the queue", lambda: rows(
             queue_hotline, select(QueueEntry).where(QueueEntry.caller_phone == caller)), timeout=20)  # fmt: skip
         assert waiting[0].state is QueueEntryState.WAITING and waiting[0].reason == "caller_asked"
-        time.sleep(6)  # the caller hears the announcement, then music
+        time.sleep(len(announcement) / 8000 + 1)  # the caller hears the whole announcement, then music
         api.state("available")
         wait_for("the agent on the call", lambda: api.me()["state"] == "on_call", timeout=20)
         me = api.me()
@@ -161,9 +164,6 @@ def test_a_caller_waits_hears_the_position_then_talks_with_the_agent(
     call = result["call"]
 
     # The caller: the announcement in full, then the agent's voice; the agent: the caller's.
-    announcement = play_audio(
-        asterisk, cmd.Prompt("queue_joined"), cmd.Say(queue_position_text(1, None)), cmd.Prompt("queue_callback_key")
-    )
     at, score = find_in(call.samples, announcement)
     caller_heard_agent = tone_seconds(call.samples, AGENT_TONE_HZ)
     agent_heard_caller = tone_seconds(agent_result.samples, CALLER_TONE_HZ)
@@ -346,3 +346,111 @@ def test_pressing_1_in_the_queue_leaves_it_for_a_callback(
     api.state("offline")
     api.close()
     assert_nothing_left(asterisk)
+
+
+def test_a_restart_of_the_service_loses_no_waiting_caller_and_no_conversation(
+    tmp_path: Path, asterisk: AsteriskSandbox
+) -> None:
+    """One caller talks with Alice, two wait in the queue; `hotline serve` is stopped and started again on the
+    same database. The conversation goes on and is recorded when Alice hangs up; the two callers are still
+    waiting, in the same order, and the first one is the one Bob gets when he becomes available; the second,
+    who hangs up, is recorded as abandoned. Asterisk is left with nothing."""
+    workdir = tmp_path / "hotline"
+    extra = {"HOTLINE_AGENT_WRAP_UP_S": str(WRAP_UP_S), "HOTLINE_AGENT_RING_TIMEOUT_S": str(RING_TIMEOUT_S)}
+    first = start_hotline(asterisk.env, workdir, **extra)
+    second: HotlineProcess | None = None
+    env = {**asterisk.env, "HOTLINE_DATABASE_URL": first.database_url}
+    alice, bob = add_agent(env, "e2e-restart-alice"), add_agent(env, "e2e-restart-bob")
+    try:
+        first.wait_ari(connected=True)
+        alice_api, bob_api = Api(first.base_url, alice.login), Api(first.base_url, bob.login)
+        alice_api.state("available")
+        bob_api.state("paused", "pause")
+        alice_phone = AgentPhone(
+            alice.login, alice.sip_password, talk=[Silence(500), Tone(AGENT_TONE_HZ, 34_000)], hold_ms=36_000,
+            target=asterisk.target, workdir=tmp_path / "alice",
+        )  # fmt: skip
+        bob_phone = AgentPhone(
+            bob.login, bob.sip_password, talk=[Silence(500), Tone(AGENT_TONE_HZ, 4000)], hold_ms=6000,
+            target=asterisk.target, workdir=tmp_path / "bob",
+        )  # fmt: skip
+        results: dict[str, CallResult] = {}
+
+        def caller(name: str, number: str, steps: list[Any], hold_ms: int) -> threading.Thread:
+            def run() -> None:
+                results[name] = place_call(
+                    steps, from_user=number, hold_ms=hold_ms, target=asterisk.target, workdir=tmp_path / name
+                )
+
+            thread = threading.Thread(target=run)
+            thread.start()
+            return thread
+
+        with alice_phone, bob_phone:
+            talking = caller(
+                "talking", "0633000001", [Silence(CHOOSE_MS), Dtmf("0"), Tone(CALLER_TONE_HZ, 45_000)], 60_000
+            )
+            wait_for("Alice on the call", lambda: alice_api.me()["state"] == "on_call", timeout=20)
+            first_waiting = caller(
+                "first", "0633000002", [Silence(CHOOSE_MS), Dtmf("0"), Tone(CALLER_TONE_HZ, 50_000)], 60_000
+            )
+            time.sleep(1.5)
+            second_waiting = caller("second", "0633000003", [Silence(CHOOSE_MS), Dtmf("0"), Silence(30_000)], 30_000)
+            queue_before = wait_for("two callers waiting", lambda: len(
+                rows(first, select(QueueEntry).where(QueueEntry.state == QueueEntryState.WAITING))) == 2 and rows(
+                first, select(QueueEntry).where(QueueEntry.state == QueueEntryState.WAITING)), timeout=20)  # fmt: skip
+            order_before = [e.caller_phone for e in sorted(queue_before, key=lambda e: e.enqueued_at)]
+            assert order_before == ["0633000002", "0633000003"]
+            alice_api.close()
+            bob_api.close()
+
+            first.stop()  # SIGTERM: the callers stay in Stasis, in their bridges
+            restarted_at = time.monotonic()
+            second = start_hotline(asterisk.env, workdir, **extra)
+            second.wait_ari(connected=True)
+            print(f"[e2e figures] restart: the service was back {time.monotonic() - restarted_at:.1f} s later")
+            bob_api = Api(second.base_url, bob.login)
+            queue_after = bob_api.client.get("/api/queue").json()
+            assert [(r["caller_phone"], r["position"]) for r in queue_after] == [
+                ("0633000002", 1), ("0633000003", 2)
+            ], queue_after  # fmt: skip
+            assert [r["entry_id"] for r in queue_after] == [
+                e.id for e in sorted(queue_before, key=lambda e: e.enqueued_at)
+            ]
+            bob_api.state("available")
+            for thread in (talking, first_waiting, second_waiting):
+                thread.join(90)
+            bob_phone.wait_call(20)
+        alice_result, bob_result = alice_phone.stop(), bob_phone.stop()
+        assert second is not None
+        talked = results["talking"]
+        heard = tone_seconds(talked.samples, AGENT_TONE_HZ)
+        print(f"[e2e figures] restart: the bridged caller heard Alice {heard:.1f} s of 34 s")
+        assert heard >= 25, f"the conversation went on across the restart: {talked.describe()}"
+        assert talked.hung_up_by == "asterisk" and alice_result.hung_up_by == "agent"
+        assert bob_result.calls_answered == 1
+        assert tone_seconds(results["first"].samples, AGENT_TONE_HZ) >= MIN_TONE_S, "the first caller got Bob"
+        assert tone_seconds(results["second"].samples, AGENT_TONE_HZ) == 0.0
+
+        calls = {c.caller_number: c for c in wait_for("every call closed", lambda: (lambda cs: len(cs) == 3 and all(
+            c.ended_at for c in cs) and cs)(rows(second, select(Call))), timeout=15)}  # fmt: skip
+        assert calls["0633000001"].outcome is CallOutcome.TO_AGENT
+        assert calls["0633000002"].outcome is CallOutcome.TO_AGENT
+        assert calls["0633000003"].outcome is CallOutcome.ABANDONED
+        entries = {e.caller_phone: e for e in rows(second, select(QueueEntry))}
+        agents = {a.login: a.id for a in rows(second, select(Agent))}
+        assert entries["0633000001"].answered_by_agent_id == agents[alice.login]
+        assert entries["0633000001"].left_at is not None, "the conversation's end recorded after the restart"
+        assert entries["0633000002"].answered_by_agent_id == agents[bob.login]
+        assert entries["0633000003"].state is QueueEntryState.ABANDONED
+        kinds = [e.kind for e in rows(second, select(CallEvent).where(CallEvent.call_id == calls["0633000002"].id))]
+        assert "queue_adopted" in kinds and "agent_connected" in kinds, kinds
+        bob_api.state("offline")
+        bob_api.close()
+        assert_nothing_left(asterisk)
+    finally:
+        for proc in (first, second):
+            if proc is not None:
+                proc.stop()
+        for account in (alice, bob):
+            disable_agent(env, account.login)
