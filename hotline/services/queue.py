@@ -23,7 +23,7 @@ from hotline.domain.enums import AgentState, QueueEntryState
 from hotline.domain.queue import RECENT_HANDLE_TIMES, STAFFED_STATES, AgentSnapshot, WaitingCaller
 from hotline.services.unit_of_work import UnitOfWork, unit_of_work
 from hotline.storage import repository
-from hotline.storage.models import Agent, QueueEntry, utc_now
+from hotline.storage.models import Agent, QueueEntry, Ticket, utc_now
 
 
 class QueueConflictError(RuntimeError):
@@ -58,6 +58,19 @@ class QueueSnapshot:
     def logged_in(self) -> int:
         """Agents who may take calls today, paused ones included: while there is one, callers may wait."""
         return sum(1 for a in self.agents if a.state is not AgentState.OFFLINE)
+
+
+def _note(session: Session, call_id: int, body: str) -> None:
+    """The queue's outcome on the call's ticket (when it has one yet), for whoever follows the request."""
+    ticket = session.exec(select(Ticket).where(Ticket.call_id == call_id)).first()
+    if ticket is not None:
+        repository.add_ticket_note(session, ticket, body)
+
+
+_LEFT_NOTES = {
+    QueueEntryState.ABANDONED: "L'appelant a raccroché après {s} s d'attente.",
+    QueueEntryState.CALLBACK: "L'appelant a demandé à être rappelé après {s} s d'attente.",
+}
 
 
 class QueueService:
@@ -140,6 +153,9 @@ class QueueService:
                 return False
             entry = uow.session.get(QueueEntry, entry_id)
             assert entry is not None
+            uow.session.refresh(entry)
+            if state in _LEFT_NOTES:
+                _note(uow.session, entry.call_id, _LEFT_NOTES[state].format(s=round(waited_s(entry))))
             uow.publish(events.QueueChanged(entry_id=entry_id, call_id=entry.call_id, state=state.value))
             return True
 
@@ -213,6 +229,8 @@ class QueueService:
             self._agent_to(uow, agent, AgentState.ON_CALL)
             entry = s.get(QueueEntry, entry_id)
             assert entry is not None
+            s.refresh(entry)
+            _note(s, entry.call_id, f"Appel pris par {agent.display_name} après {round(waited_s(entry))} s d'attente.")
             uow.publish(events.QueueChanged(entry_id=entry_id, call_id=entry.call_id, state=entry.state.value))
             return True
 
@@ -226,6 +244,9 @@ class QueueService:
                 return None
             entry.left_at = utc_now()
             s.add(entry)
+            if entry.answered_at is not None:
+                talk = round((entry.left_at - entry.answered_at).total_seconds())
+                _note(s, entry.call_id, f"Conversation avec un conseiller terminée ({talk} s).")
             agent = s.get(Agent, entry.answered_by_agent_id) if entry.answered_by_agent_id else None
             if agent is not None and agent.state is AgentState.ON_CALL:
                 self._agent_to(uow, agent, AgentState.WRAP_UP)

@@ -240,11 +240,6 @@ class CallSession:
             self._cancel_timers()
             await self._close_ari_lane()
             await self.stop_listening()
-            if self.acd is not None:
-                try:
-                    await self.acd.caller_left(self.channel_id)  # out of the queue, or the agent's leg ended
-                except Exception:
-                    log.exception("call %s: leaving the queue failed", self.channel_id)
             await self._finish()
 
     async def _finish(self) -> None:
@@ -258,6 +253,7 @@ class CallSession:
         outcome = self.outcome or CallOutcome.ABANDONED
         try:
             await self._settle_operations()  # a ticket being opened lands before the call is closed, never twice
+            await self._leave_queue()  # after the ticket: the queue's outcome is noted on it
             await self.timeline.flush()  # the call's steps are in before it is closed
             for attempt in range(FINISH_ATTEMPTS):
                 try:
@@ -364,6 +360,14 @@ class CallSession:
             self.store.create_ticket, call_id, command.reason, command.faq_id, command.needs_callback
         )
         self.feed(ev.TicketCreated(dossier))
+
+    async def _leave_queue(self) -> None:
+        if self.acd is None:
+            return
+        try:
+            await self.acd.caller_left(self.channel_id)  # out of the queue, or the agent's leg ended
+        except Exception:
+            log.exception("call %s: leaving the queue failed", self.channel_id)
 
     async def _join_queue(self, command: cmd.JoinQueue) -> None:
         call_id = await self._row_id()

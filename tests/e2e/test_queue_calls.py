@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from hotline.domain.enums import AgentState, CallOutcome, QueueEntryState, TicketStatus
 from hotline.storage.db import make_engine, session_scope
-from hotline.storage.models import Agent, AgentStateChange, Call, CallEvent, QueueEntry, Ticket
+from hotline.storage.models import Agent, AgentStateChange, Call, CallEvent, QueueEntry, Ticket, TicketNote
 from ivr.flow import commands as cmd
 from ivr.flow.prompts import queue_position_text
 from tests.e2e.conftest import E2E_AGENT_WEB_PASSWORD, AgentAccount, AsteriskSandbox, add_agent, disable_agent
@@ -185,6 +185,10 @@ def test_a_caller_waits_hears_the_position_then_talks_with_the_agent(
     [row] = wait_for("the call closed", lambda: [c for c in rows(
         queue_hotline, select(Call).where(Call.caller_number == caller)) if c.ended_at])  # fmt: skip
     assert row.outcome is CallOutcome.TO_AGENT
+    [ticket] = rows(queue_hotline, select(Ticket).where(Ticket.call_id == row.id))
+    notes = [n.body for n in rows(queue_hotline, select(TicketNote).where(TicketNote.ticket_id == ticket.id))]
+    assert any(n.startswith(f"Appel pris par Agent {queue_agent.login} après") for n in notes), notes
+    assert any(n.startswith("Conversation avec un conseiller terminée") for n in notes), notes
     kinds = [e.kind for e in rows(queue_hotline, select(CallEvent).where(CallEvent.call_id == row.id))]
     for kind in ("to_human", "queue_joined", "queue_entry", "agent_offered", "agent_connected"):
         assert kind in kinds, (kind, kinds)
@@ -221,6 +225,9 @@ def test_a_caller_who_hangs_up_while_waiting_is_abandoned(
     [row] = wait_for("the call closed", lambda: [c for c in rows(
         queue_hotline, select(Call).where(Call.caller_number == caller)) if c.ended_at])  # fmt: skip
     assert row.outcome is CallOutcome.ABANDONED
+    [ticket] = rows(queue_hotline, select(Ticket).where(Ticket.call_id == row.id))
+    notes = [n.body for n in rows(queue_hotline, select(TicketNote).where(TicketNote.ticket_id == ticket.id))]
+    assert any(n.startswith("L'appelant a raccroché après") for n in notes), notes
     assert api.me()["state"] == "paused", "nobody was offered the call"
     api.state("offline")
     api.close()

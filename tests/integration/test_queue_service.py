@@ -113,3 +113,27 @@ def test_a_caller_who_left_during_the_offer_is_not_answered(engine: Engine) -> N
         e = s.get(QueueEntry, entry)
         assert agent is not None and agent.state is AgentState.AVAILABLE
         assert e is not None and e.state is QueueEntryState.ABANDONED and e.left_at is not None
+
+
+def test_the_queue_outcome_is_noted_on_the_calls_ticket(engine: Engine) -> None:
+    from hotline.storage.models import Ticket, TicketNote
+
+    queue = QueueService(engine)
+    a = make_agent(engine, "alice")
+    answered, abandoned = join(engine, queue, "c1"), join(engine, queue, "c2")
+    with session_scope(engine) as s:
+        for entry_id, dossier in ((answered, "11111111"), (abandoned, "22222222")):
+            e = s.get(QueueEntry, entry_id)
+            assert e is not None
+            s.add(Ticket(dossier_number=dossier, subject="Demande", call_id=e.call_id))
+    queue.offer(answered, a)
+    queue.answered(answered, a)
+    queue.conversation_ended(answered)
+    queue.left(abandoned, QueueEntryState.ABANDONED)
+    with session_scope(engine, write=False) as s:
+        notes = {
+            t.dossier_number: [n.body for n in s.exec(select(TicketNote).where(TicketNote.ticket_id == t.id))]
+            for t in s.exec(select(Ticket))
+        }
+    assert notes["11111111"][0].startswith("Appel pris par alice après ") and "Conversation" in notes["11111111"][1]
+    assert len(notes["22222222"]) == 1 and notes["22222222"][0].startswith("L'appelant a raccroché après ")
