@@ -20,6 +20,7 @@ from hotline.domain.agents import AgentAccountError, check_login, check_password
 from hotline.domain.enums import AgentState
 from hotline.domain.roles import Role
 from hotline.secrets_store import SIP_PASSWORD_BYTES, new_secret
+from hotline.services.agents import move_agent_in
 from hotline.services.unit_of_work import unit_of_work
 from hotline.storage import repository
 from hotline.storage.models import Agent
@@ -112,7 +113,7 @@ class AgentAccounts:
         with unit_of_work(self.engine, self.bus) as uow:
             agent = self._find(uow.session, login)
             agent.active = False
-            repository.set_agent_state(uow.session, agent, AgentState.OFFLINE, reason="compte désactivé")
+            move_agent_in(uow, agent, AgentState.OFFLINE, reason="compte désactivé", force=True)
             uow.session.add(agent)
             repository.audit(uow.session, "cli", "agent.disable", login)
             uow.session.flush()

@@ -1,4 +1,4 @@
-"""Agents' states: each change written with its history row and announced after commit."""
+"""Agents' states: each change checked against the rules, written with its history row and announced after commit."""
 
 from __future__ import annotations
 
@@ -6,14 +6,28 @@ from sqlalchemy.engine import Engine
 
 from hotline import bus as events
 from hotline.bus import EventBus
+from hotline.domain.agent_states import check_transition
 from hotline.domain.enums import AgentState
-from hotline.services.unit_of_work import unit_of_work
+from hotline.services.unit_of_work import UnitOfWork, unit_of_work
 from hotline.storage import repository
 from hotline.storage.models import Agent
 
 
 class AgentNotFoundError(LookupError):
     pass
+
+
+def move_agent_in(
+    uow: UnitOfWork, agent: Agent, new_state: AgentState, *, reason: str | None = None, force: bool = False
+) -> None:
+    """Move `agent` to `new_state` in the caller's unit of work: the rules checked (unless `force`, for an account
+    being disabled), the history row written, the event published after the commit. No change: nothing."""
+    if not force:
+        check_transition(agent.state, new_state)
+    old = agent.state
+    if repository.set_agent_state(uow.session, agent, new_state, reason=reason) is not None:
+        assert agent.id is not None
+        uow.publish(events.AgentStateChanged(agent_id=agent.id, from_state=old, to_state=new_state, reason=reason))
 
 
 class AgentService:
@@ -26,9 +40,5 @@ class AgentService:
             agent = uow.session.get(Agent, agent_id)
             if agent is None:
                 raise AgentNotFoundError(f"no agent {agent_id}")
-            old = agent.state
-            if repository.set_agent_state(uow.session, agent, new_state, reason=reason) is not None:
-                uow.publish(
-                    events.AgentStateChanged(agent_id=agent_id, from_state=old, to_state=new_state, reason=reason)
-                )
+            move_agent_in(uow, agent, new_state, reason=reason)
             return agent

@@ -18,9 +18,10 @@ from sqlmodel import Session, and_, col, or_, select
 
 from hotline import bus as events
 from hotline.bus import EventBus
-from hotline.domain.agent_states import MISSED_CALL_REASON, check_transition
+from hotline.domain.agent_states import MISSED_CALL_REASON
 from hotline.domain.enums import AgentState, QueueEntryState
 from hotline.domain.queue import RECENT_HANDLE_TIMES, STAFFED_STATES, AgentSnapshot, WaitingCaller
+from hotline.services.agents import move_agent_in
 from hotline.services.unit_of_work import UnitOfWork, unit_of_work
 from hotline.storage import repository
 from hotline.storage.models import Agent, QueueEntry, Ticket, utc_now
@@ -292,11 +293,7 @@ class QueueService:
             )
 
     def _agent_to(self, uow: UnitOfWork, agent: Agent, state: AgentState, reason: str | None = None) -> None:
-        check_transition(agent.state, state)
-        old = agent.state
-        if repository.set_agent_state(uow.session, agent, state, reason=reason) is not None:
-            assert agent.id is not None
-            uow.publish(events.AgentStateChanged(agent_id=agent.id, from_state=old, to_state=state, reason=reason))
+        move_agent_in(uow, agent, state, reason=reason)
 
 
 def waited_s(entry: QueueEntry, now: datetime | None = None) -> float:
