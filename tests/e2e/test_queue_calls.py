@@ -121,6 +121,25 @@ def wait_for(what: str, check: Any, timeout: float = 10.0) -> Any:
         time.sleep(0.2)
 
 
+def call_in_background(
+    results: dict[str, CallResult],
+    name: str,
+    asterisk: AsteriskSandbox,
+    number: str,
+    steps: list[Any],
+    hold_ms: int,
+    workdir: Path,
+) -> threading.Thread:
+    """A caller's call in its own thread (the test acts meanwhile); its result lands in `results[name]`."""
+
+    def run() -> None:
+        results[name] = place_call(steps, from_user=number, hold_ms=hold_ms, target=asterisk.target, workdir=workdir)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
 def assert_nothing_left(asterisk: AsteriskSandbox) -> None:
     assert asterisk.wait_no_channels() == [], "channels left behind"
     with asterisk.ari() as ari:
@@ -143,13 +162,7 @@ def test_a_caller_waits_hears_the_position_then_talks_with_the_agent(
     )
     with phone:
         steps = [Silence(CHOOSE_MS), Dtmf("0"), Silence(14_000), Tone(CALLER_TONE_HZ, 12_000)]
-        thread = threading.Thread(
-            target=lambda: result.setdefault(
-                "call", place_call(steps, from_user=caller, hold_ms=40_000, target=asterisk.target,
-                                   workdir=tmp_path / "caller")
-            )
-        )  # fmt: skip
-        thread.start()
+        thread = call_in_background(result, "call", asterisk, caller, steps, 40_000, tmp_path / "caller")
         waiting = wait_for("the caller in the queue", lambda: rows(
             queue_hotline, select(QueueEntry).where(QueueEntry.caller_phone == caller)), timeout=20)  # fmt: skip
         assert waiting[0].state is QueueEntryState.WAITING and waiting[0].reason == "caller_asked"
@@ -297,13 +310,7 @@ def test_skills_hold_a_caller_for_the_right_agent_and_an_agent_can_take_a_given_
     result: dict[str, CallResult] = {}
     with phone:
         steps = [Silence(CHOOSE_MS), Dtmf("1"), Silence(2000), Dtmf("0"), Tone(CALLER_TONE_HZ, 25_000)]
-        thread = threading.Thread(
-            target=lambda: result.setdefault(
-                "call", place_call(steps, from_user=caller, hold_ms=40_000, target=asterisk.target,
-                                   workdir=tmp_path / "caller")
-            )
-        )  # fmt: skip
-        thread.start()
+        thread = call_in_background(result, "call", asterisk, caller, steps, 40_000, tmp_path / "caller")
         queued = wait_for("the caller in the queue", lambda: [
             r for r in api.client.get("/api/queue").json() if r["caller_phone"] == caller], timeout=20)  # fmt: skip
         assert queued[0]["topic"] == "mairie" and queued[0]["faq_id"] == "mairie.horaires", queued
@@ -384,14 +391,7 @@ def test_a_restart_of_the_service_loses_no_waiting_caller_and_no_conversation(
         results: dict[str, CallResult] = {}
 
         def caller(name: str, number: str, steps: list[Any], hold_ms: int) -> threading.Thread:
-            def run() -> None:
-                results[name] = place_call(
-                    steps, from_user=number, hold_ms=hold_ms, target=asterisk.target, workdir=tmp_path / name
-                )
-
-            thread = threading.Thread(target=run)
-            thread.start()
-            return thread
+            return call_in_background(results, name, asterisk, number, steps, hold_ms, tmp_path / name)
 
         with alice_phone, bob_phone:
             talking = caller(
