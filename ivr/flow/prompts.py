@@ -61,7 +61,7 @@ PROMPT_TEXTS: dict[str, str] = {
     ),
     "queue_joined": "Nous vous mettons en relation avec un conseiller. Merci de patienter.",
     "queue_callback_key": "Pour être rappelé par un conseiller, tapez 1.",
-    "queue_long_wait": "Votre attente se prolonge.",
+    "queue_long_wait": "Le temps d'attente est plus long que prévu.",  # "se prolonge" was heard "se proulonge"
     "queue_callback_taken": "C'est noté : un conseiller vous rappellera.",
     "your_dossier_is": "Votre numéro de dossier est le",
     "technical_problem": (
