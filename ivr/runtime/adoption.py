@@ -35,6 +35,9 @@ DATABASE_TIMEOUT_S = 5.0
 # before opening its own speech tap (the same channel ids).
 MEDIA_GONE_TIMEOUT_S = 1.0
 MEDIA_GONE_POLL_S = 0.05
+# A stopped playback's last frames still reach the caller for a moment: the apology waits until it is gone, or
+# its first syllable comes mixed with the end of the old prompt.
+LEFT_PLAYBACK_GONE_TIMEOUT_S = 0.5
 
 
 class LeftoverControl(Protocol):
@@ -46,6 +49,7 @@ class LeftoverControl(Protocol):
     async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
     async def get_variable(self, channel_id: str, name: str) -> str | None: ...
     async def stop_playback(self, playback_id: str) -> None: ...
+    async def playback(self, playback_id: str) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,10 @@ async def stop_left_playback(control: LeftoverControl, channel_id: str) -> None:
         playing = await control.get_variable(channel_id, PLAYBACK_VARIABLE)
         if playing:
             await control.stop_playback(playing)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + LEFT_PLAYBACK_GONE_TIMEOUT_S
+            while loop.time() < deadline and await control.playback(playing) is not None:
+                await asyncio.sleep(MEDIA_GONE_POLL_S)
         log.info("call %s: resumed; the prompt left playing (%s) stopped", channel_id, playing)
     except Exception:
         log.warning("call %s: could not stop the prompt a previous run left playing", channel_id, exc_info=True)

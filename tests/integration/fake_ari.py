@@ -12,6 +12,7 @@ class FakeAri:
     requests: list[tuple[str, ...]] = field(default_factory=list)
     held: set[str] = field(default_factory=set)  # channels held by the app
     playing: dict[str, str] = field(default_factory=dict)  # ARI playback id -> channel id
+    stopped: dict[str, str] = field(default_factory=dict)  # stopped, their PlaybackFinished still to come
     variables: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel id, name) -> value
     bridge_members: dict[str, list[str]] = field(default_factory=dict)
     fail_play: bool = False
@@ -31,6 +32,8 @@ class FakeAri:
 
     async def stop_playback(self, playback_id: str) -> None:
         self.requests.append(("stop", playback_id))
+        if playback_id in self.playing:  # as in Asterisk: a stopped playback is gone; its PlaybackFinished follows
+            self.stopped[playback_id] = self.playing.pop(playback_id)
 
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:
         self.variables[(channel_id, name)] = value
@@ -69,7 +72,7 @@ class FakeAri:
         }
 
     def finish(self, playback_id: str) -> dict[str, Any]:
-        channel_id = self.playing.pop(playback_id)
+        channel_id = self.playing.pop(playback_id, None) or self.stopped.pop(playback_id)
         return {"type": "PlaybackFinished", "playback": {"id": playback_id, "target_uri": f"channel:{channel_id}"}}
 
     def last_playback(self, channel_id: str) -> str:
