@@ -104,6 +104,9 @@ def tone_seconds(samples: Samples, hz: float, threshold_dbfs: float = SILENCE_DB
     return float(np.count_nonzero(hits)) * FRAME_MS / 1000
 
 
+ANCHOR_PIECES = 3  # the needle is placed by the best match among its first pieces
+
+
 def find_in(haystack: Samples, needle: Samples) -> tuple[float, float]:
     """Where `needle` best lines up inside `haystack`: (offset in seconds, normalised correlation 0-1 there).
 
@@ -122,20 +125,22 @@ def find_in(haystack: Samples, needle: Samples) -> tuple[float, float]:
 
 
 def find_pieces_in(haystack: Samples, needle: Samples, piece_s: float = 0.5) -> tuple[float, list[float]]:
-    """`needle` cut in `piece_s` pieces, each found in `haystack` near where the first one lies: (offset of
-    the first piece in seconds, each piece's correlation). A delivery stall of a few packets (silence put
-    into the heard time line) spoils one piece, not the whole match."""
+    """`needle` cut in `piece_s` pieces, each found in `haystack` near where the needle lies: (offset of the
+    needle's start in seconds, each piece's correlation). A delivery stall of a few packets (silence put into
+    the heard time line) spoils one piece, not the whole match: the needle is placed by the best of its first
+    pieces, so a stall in the very first one does not misplace the rest."""
     piece = int(piece_s * SAMPLE_RATE)
     cuts = [needle[i : i + piece] for i in range(0, len(needle) - piece + 1, piece)] or [needle]
-    first_at, first = find_in(haystack, cuts[0])
-    start = int(first_at * SAMPLE_RATE)
+    anchors = [(find_in(haystack, cut), k) for k, cut in enumerate(cuts[:ANCHOR_PIECES])]
+    (anchor_at, _), k_best = max(anchors, key=lambda found: found[0][1])
+    start = max(0, int(anchor_at * SAMPLE_RATE) - k_best * piece)
     slack = SAMPLE_RATE  # a stall shifts what follows it by up to this much
-    matches = [first]
-    for k, cut in enumerate(cuts[1:], start=1):
+    matches = []
+    for k, cut in enumerate(cuts):
         lo = max(0, start + k * piece - slack)
         _, match = find_in(haystack[lo : start + (k + 1) * piece + slack], cut)
         matches.append(match)
-    return first_at, matches
+    return start / SAMPLE_RATE, matches
 
 
 @dataclass(frozen=True)
