@@ -31,7 +31,7 @@ HEARD_WITHIN_S = 2.0  # of ARI being connected again
 STAYS_MS = 22_000  # a caller who waits for the hotline to come back
 LEAVES_MS = 9_500  # a caller who hangs up while the app is down
 SAME_AUDIO = 0.9  # correlation of the very prompt file, through G.711
-INTACT_SHARE = 0.75  # of the apology's half-second pieces: a restart loads both cores, Asterisk may stall a moment (even in the first piece)
+INTACT_SHARE = 0.75  # of the apology's half-second pieces (any one): a restart loads both cores, Asterisk may stall
 ROWS_TIMEOUT_S = 15.0
 
 
