@@ -90,6 +90,18 @@ class QueueChanged(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CallbackChanged(DomainEvent):
+    """A callback was requested, is being placed, or an attempt ended (`result`)."""
+
+    kind: ClassVar[str] = "callback.changed"
+    callback_id: int
+    ticket_id: int
+    state: str
+    agent_id: int | None = None
+    result: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class AgentStateChanged(DomainEvent):
     kind: ClassVar[str] = "agent.state_changed"
     agent_id: int

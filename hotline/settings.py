@@ -6,10 +6,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hotline.domain.agent_states import DEFAULT_PAUSE_REASONS
+from hotline.domain.callbacks import DEFAULT_HOURS as DEFAULT_CALLBACK_HOURS
+from hotline.domain.callbacks import OpeningHours
 from hotline.secrets_store import stored_secret
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +98,20 @@ class Settings(BaseSettings):
     queue_max_wait_s: float = Field(
         600.0, ge=30, description="An expected wait past this (s) offers the callback at once."
     )
+    carrier_trunk: str | None = Field(
+        None,
+        description="The carrier's SIP address (host:port) callbacks are dialled through, e.g. 203.0.113.5:5060; "
+        "empty: callbacks wait (nothing can dial out).",
+    )
+    callback_hours: str = Field(
+        DEFAULT_CALLBACK_HOURS,
+        description="When callbacks are placed, in `timezone`: 'mon-fri 08:30-17:30; sat 09:00-12:00'.",
+    )
+    callback_attempts: int = Field(3, ge=1, le=10, description="Attempts on the citizen before a callback fails.")
+    callback_retry_s: float = Field(300.0, ge=10, description="Between two attempts of one callback (s).")
+    callback_ring_timeout_s: int = Field(
+        30, ge=5, le=120, description="How long the citizen's phone rings on a callback attempt (s)."
+    )
     pause_reasons: list[str] = Field(
         default_factory=lambda: list(DEFAULT_PAUSE_REASONS),
         description='The reasons an agent may give for a pause, as JSON: ["pause", "réunion", ...]',
@@ -136,6 +152,22 @@ class Settings(BaseSettings):
 
     # Locale
     timezone: str = Field("Europe/Paris", description="Time zone for opening hours, reports and dashboards.")
+
+    @field_validator("callback_hours")
+    @classmethod
+    def _hours_parse(cls, value: str) -> str:
+        OpeningHours.parse(value)  # HoursError (a ValueError) says what is wrong
+        return value
+
+    @field_validator("carrier_trunk")
+    @classmethod
+    def _trunk_is_host_port(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c in host for c in "@/ ;"):
+            raise ValueError(f"carrier_trunk {value!r}: expected host:port, e.g. 203.0.113.5:5060")
+        return value
 
     def effective_prompts_dir(self) -> Path:
         """Where generated prompt audio goes on this host."""

@@ -2,7 +2,8 @@
 and when the caller hears their position again.
 
 - Order: a higher priority first (an entry's crisis flag, a caller the flow marks as vulnerable); within a
-  priority, first come first served.
+  priority, first come first served. A due callback keeps the place its caller had: it is served, and counts
+  in the positions of those behind it, as if the caller were still waiting.
 - Distribution: the available agent with the caller's topic among their skills who has been idle longest;
   once the caller has waited `skill_overflow_s`, any available agent (app_queue's leastrecent, with skills).
   A caller whose topic no available agent has does not hold up the callers behind them.
@@ -38,6 +39,7 @@ class WaitingCaller:
     priority: int
     enqueued_at: datetime
     topic: str | None = None
+    callback_id: int | None = None  # a callback keeping the caller's place (entry_id 0), not a caller on the line
 
 
 @dataclass(frozen=True)
@@ -50,13 +52,13 @@ class AgentSnapshot:
 
 def queue_order(callers: Iterable[WaitingCaller]) -> list[WaitingCaller]:
     """Callers in the order they are served."""
-    return sorted(callers, key=lambda c: (-c.priority, c.enqueued_at, c.entry_id))
+    return sorted(callers, key=lambda c: (-c.priority, c.enqueued_at, c.entry_id, c.callback_id or 0))
 
 
 def position_of(entry_id: int, callers: Iterable[WaitingCaller]) -> int | None:
     """1 for the next caller served; None when not waiting."""
     for index, caller in enumerate(queue_order(callers), start=1):
-        if caller.entry_id == entry_id:
+        if caller.entry_id == entry_id and caller.callback_id is None:
             return index
     return None
 

@@ -16,6 +16,7 @@ from hotline import bus as events
 from hotline.bus import EventBus
 from hotline.domain import tickets as rules
 from hotline.domain.enums import CallOutcome, TicketStatus
+from hotline.services import callbacks
 from hotline.services.unit_of_work import UnitOfWork, unit_of_work
 from hotline.storage import repository
 from hotline.storage.models import DEFAULT_PRIORITY as DEFAULT_ROW_PRIORITY
@@ -128,6 +129,8 @@ class TicketService:
                 uow.session.add(existing)
             if needs_callback and rules.can_change(existing.status, TicketStatus.WAITING_CALLBACK):
                 self.move_in(uow, existing, TicketStatus.WAITING_CALLBACK, reason=reason)
+            if needs_callback:
+                callbacks.request_in(uow, existing, call_id)
             return existing
         entry = self.kb.get(faq_id) if faq_id else None
         subject = rules.subject_for_callback(reason, entry.title if entry else None)
@@ -144,6 +147,7 @@ class TicketService:
         )
         if needs_callback:
             self.move_in(uow, ticket, TicketStatus.WAITING_CALLBACK, reason=reason)
+            callbacks.request_in(uow, ticket, call_id)
         return ticket
 
     def settle_after_call_in(

@@ -318,6 +318,25 @@ class Callback(SQLModel, table=True):
     state: CallbackState = Field(default=CallbackState.PENDING, sa_type=StrEnumType(CallbackState), index=True)
     done_at: datetime | None = None
     agent_id: int | None = Field(default=None, foreign_key="agent.id", ondelete="SET NULL")
+    # The caller's place: a callback is served among the waiting callers by priority, then by this time.
+    call_id: int | None = Field(default=None, foreign_key="call.id", ondelete="SET NULL")
+    place_at: datetime | None = None
+    priority: int = DEFAULT_PRIORITY
+    topic: str | None = Field(default=None, max_length=TOPIC_LENGTH)
+    last_result: str | None = Field(default=None, max_length=EVENT_KIND_LENGTH)
+
+
+class CallbackAttempt(SQLModel, table=True):
+    """One try at a callback: the agent's phone, then the citizen's."""
+
+    __tablename__ = "callback_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    callback_id: int = Field(foreign_key="callback.id", ondelete="CASCADE", index=True)
+    agent_id: int | None = Field(default=None, foreign_key="agent.id", ondelete="SET NULL")
+    started_at: datetime = Field(default_factory=utc_now)
+    ended_at: datetime | None = None
+    result: str | None = Field(default=None, max_length=EVENT_KIND_LENGTH)  # domain.callbacks.AttemptResult
 
 
 # -------------------------------------------------------------------------------- knowledge, audit

@@ -4,12 +4,15 @@
   <prompts dir>/fallback/<name>.wav with the text beside it in <name>.txt. If espeak-ng or sox is missing the
   dialplan still works: it falls back to recorded prompts of asterisk-core-sounds-fr (im-sorry, tt-allbusy,
   vm-intro, vm-msgsaved, vm-goodbye).
-- Music on hold: a calm chord progression synthesised here (numpy), in <prompts dir>/moh/. It is the `default`
-  class of musiconhold.conf, heard in the fallback queue. No package of music is needed.
+- Music on hold: the five instrumental pieces of Debian's `asterisk-moh-opsound-wav` (Asterisk's own opsound
+  selection, CC BY-SA 3.0, credited in ivr/asterisk/README.md), copied into <prompts dir>/moh/; without that
+  package, a calm chord progression synthesised here (numpy). It is the `default` class of musiconhold.conf,
+  heard in the agents' queue and in the fallback queue.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from ivr.asterisk.config import FALLBACK_PROMPTS_SUBDIR, MOH_SUBDIR
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 8000  # what format_wav plays without transcoding on a G.711 call
 PROMPT_TEXTS: dict[str, str] = {
@@ -39,6 +44,8 @@ ESPEAK_WORDS_PER_MINUTE = 150  # slower than espeak's 175: many callers are elde
 PROMPT_PEAK_DBFS = -3  # loud enough over a phone line, with headroom for the codec
 PROMPT_PAD_S = (0.2, 0.3)  # lead-in so the first syllable survives the start of the RTP stream; short tail
 
+OPSOUND_DIR = Path("/usr/share/asterisk/moh")  # where asterisk-moh-opsound-wav puts them (8 kHz, 16-bit, mono)
+OPSOUND_ARTISTS = frozenset({"macroform", "manolo_camp", "reno_project"})  # its credited pieces, nothing else
 MOH_FILE = "hotline-chords-v1.wav"  # versioned: a new synthesis gets a new name, old files are replaced
 MOH_CHORD_S = 3.0  # one chord every 3 s: slow enough to be calm, fast enough to show the line is alive
 MOH_LEVEL = 0.12  # peak amplitude (about -18 dBFS): background music, well under the prompts
@@ -93,14 +100,28 @@ def moh_samples(seconds_per_chord: float = MOH_CHORD_S) -> np.ndarray:
     return result
 
 
-def write_moh(prompts_dir: Path) -> list[Path]:
-    """Write the default music-on-hold class's file (once; it is deterministic)."""
+def write_moh(prompts_dir: Path, recordings_dir: Path = OPSOUND_DIR) -> list[Path]:
+    """The default music-on-hold class's files: the credited recordings when installed, else the synthesised
+    chords (written once; they are deterministic). Only one kind is left in the folder: Asterisk plays them all."""
     folder = prompts_dir / MOH_SUBDIR
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / MOH_FILE
-    if not path.exists():
-        _write_wav(path, moh_samples())
-    return [path]
+    recordings = sorted(r for r in recordings_dir.glob("*.wav") if r.name.split("-")[0] in OPSOUND_ARTISTS)
+    if not recordings:
+        log.warning(
+            "music on hold: %s has no recordings (Debian: asterisk-moh-opsound-wav); chords instead", recordings_dir
+        )
+        path = folder / MOH_FILE
+        if not path.exists():
+            _write_wav(path, moh_samples())
+        return [path]
+    (folder / MOH_FILE).unlink(missing_ok=True)
+    copied = []
+    for recording in recordings:
+        target = folder / recording.name
+        if not target.exists() or target.stat().st_size != recording.stat().st_size:
+            shutil.copyfile(recording, target)
+        copied.append(target)
+    return copied
 
 
 def _speak(text: str, out: Path) -> None:

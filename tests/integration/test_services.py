@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from hotline import bus as events
 from hotline.bus import DomainEvent, EventBus, Subscription
-from hotline.domain.enums import AgentState, CallOutcome, TicketStatus
+from hotline.domain.enums import AgentState, CallbackState, CallOutcome, TicketStatus
 from hotline.domain.tickets import TransitionNotAllowedError
 from hotline.services.agents import AgentService
 from hotline.services.crisis import Crisis, CrisisService
@@ -19,7 +19,7 @@ from hotline.services.tickets import TicketService
 from hotline.services.unit_of_work import unit_of_work
 from hotline.settings import DEFAULT_KB_PATH
 from hotline.storage.db import session_scope
-from hotline.storage.models import Agent, AgentStateChange, AuditLog, Ticket, TicketCreate, TicketStatusChange
+from hotline.storage.models import Agent, AgentStateChange, AuditLog, Callback, Ticket, TicketCreate, TicketStatusChange
 from ivr.runtime.store import CallStore
 from kb.loader import load_kb
 
@@ -171,6 +171,7 @@ async def test_a_call_publishes_its_start_its_ticket_and_its_end(engine: Engine)
         "CallStarted",
         "TicketCreated",
         "TicketStatusChanged",
+        "CallbackChanged",
         "CallEnded",
     ]
     assert isinstance(got[0], events.CallStarted) and got[0].crisis_mode is True
@@ -179,6 +180,8 @@ async def test_a_call_publishes_its_start_its_ticket_and_its_end(engine: Engine)
         ticket = s.exec(select(Ticket)).one()
         # The callback promised on the call survives the caller hanging up.
         assert ticket.status is TicketStatus.WAITING_CALLBACK and ticket.outcome is CallOutcome.ABANDONED
+        [callback] = s.exec(select(Callback)).all()
+        assert callback.phone == "0612345678" and callback.state is CallbackState.PENDING
 
 
 async def test_a_call_asking_twice_for_a_person_keeps_one_ticket(engine: Engine) -> None:

@@ -73,6 +73,7 @@ EXPECTED_TABLES = {
     "call",
     "call_event",
     "callback",
+    "callback_attempt",
     "crisis_state",
     "queue_entry",
     "ticket",
