@@ -168,7 +168,7 @@ class CallbackService:
 
     def attempt_ended(self, placed: PlacedCallback, result: AttemptResult) -> CallbackState:
         """The attempt's result: kept on the attempt, the callback (again later, done or failed) and the ticket.
-        The agent: paused "appel manqué" if they missed it, available after an unanswered citizen."""
+        The agent: paused "appel manqué" if they missed it, in wrap-up after an unanswered citizen."""
         with unit_of_work(self.engine, self.bus) as uow:
             s = uow.session
             callback = s.get(Callback, placed.callback_id)
@@ -193,10 +193,11 @@ class CallbackService:
                     ticket.needs_callback = False
                     s.add(ticket)
             if agent is not None and result is not AttemptResult.ANSWERED:
-                if agent.state is AgentState.RINGING and result is AttemptResult.AGENT_MISSED:
-                    move_agent_in(uow, agent, AgentState.PAUSED, reason=MISSED_CALL_REASON)
-                elif agent.state in (AgentState.RINGING, AgentState.ON_CALL):
-                    move_agent_in(uow, agent, AgentState.AVAILABLE)
+                if agent.state is AgentState.RINGING:
+                    reason = MISSED_CALL_REASON if result is AttemptResult.AGENT_MISSED else None
+                    move_agent_in(uow, agent, AgentState.PAUSED if reason else AgentState.AVAILABLE, reason=reason)
+                elif agent.state is AgentState.ON_CALL:  # they heard the citizen's phone ring: time to note it
+                    move_agent_in(uow, agent, AgentState.WRAP_UP)
             uow.publish(
                 events.CallbackChanged(
                     callback_id=placed.callback_id,
@@ -234,6 +235,30 @@ class CallbackService:
             if agent is not None and agent.state is AgentState.ON_CALL:
                 move_agent_in(uow, agent, AgentState.WRAP_UP)
 
+    def placed(self, callback_id: int) -> PlacedCallback | None:
+        """An in-progress callback's dialling details (its open attempt), for the process that dials it."""
+        with unit_of_work(self.engine, None, write=False) as uow:
+            s = uow.session
+            callback = s.get(Callback, callback_id)
+            if callback is None or callback.state is not CallbackState.IN_PROGRESS or callback.agent_id is None:
+                return None
+            agent = s.get(Agent, callback.agent_id)
+            attempt = s.exec(
+                select(CallbackAttempt)
+                .where(CallbackAttempt.callback_id == callback_id, col(CallbackAttempt.ended_at).is_(None))
+                .order_by(col(CallbackAttempt.started_at).desc())
+            ).first()
+            if agent is None or attempt is None or attempt.id is None:
+                return None
+            return PlacedCallback(
+                callback_id, attempt.id, agent.id or 0, agent.sip_endpoint, agent.display_name, callback.phone,
+                callback.attempts + 1,
+            )  # fmt: skip
+
+    def call_now(self, callback_id: int, agent_id: int) -> PlacedCallback:
+        """An agent's "rappeler maintenant": the callback is theirs now, due or not (the queue dials it)."""
+        return self.offer(callback_id, agent_id, anytime=True)
+
     def recover(self) -> int:
         """Callbacks a previous run was placing when it stopped: pending again, due now (that try is not counted:
         nobody can say how it ended). Returns how many."""
@@ -243,6 +268,11 @@ class CallbackService:
             for callback in stuck:
                 callback.state, callback.due_at = CallbackState.PENDING, utc_now()
                 s.add(callback)
+                agent = s.get(Agent, callback.agent_id) if callback.agent_id is not None else None
+                if agent is not None and agent.state is AgentState.RINGING:
+                    move_agent_in(uow, agent, AgentState.AVAILABLE)  # its legs are hung up as nobody follows them
+                elif agent is not None and agent.state is AgentState.ON_CALL:
+                    move_agent_in(uow, agent, AgentState.WRAP_UP)  # ended at the restart, as the queue's are
                 for attempt in s.exec(
                     select(CallbackAttempt).where(
                         CallbackAttempt.callback_id == callback.id, col(CallbackAttempt.ended_at).is_(None)

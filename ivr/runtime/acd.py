@@ -23,10 +23,13 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
-from hotline.bus import AgentStateChanged, EventBus, QueueChanged
-from hotline.domain.enums import AgentState, QueueEntryState
+from hotline.bus import AgentStateChanged, CallbackChanged, EventBus, QueueChanged
+from hotline.domain.callbacks import OpeningHours
+from hotline.domain.enums import AgentState, CallbackState, QueueEntryState
 from hotline.domain.queue import (
     DEFAULT_ANNOUNCE_S,
     DEFAULT_SKILL_OVERFLOW_S,
@@ -37,10 +40,12 @@ from hotline.domain.queue import (
     position_of,
     spoken_minutes,
 )
+from hotline.services.callbacks import CallbackService, PlacedCallback
 from hotline.services.queue import NewEntry, QueueConflictError, QueueService, QueueSnapshot
 from hotline.storage.models import QueueEntry, utc_now
 from ivr.flow import commands as cmd
 from ivr.flow import events as ev
+from ivr.runtime.callback_calls import CallbackCalls, CallbackDialling, is_callback_leg
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +60,8 @@ DEFAULT_MAX_WAIT_S = 600.0  # an expected wait past this offers the callback at 
 
 
 def is_agent_leg(channel_id: str) -> bool:
-    return channel_id.startswith(AGENT_LEG_PREFIX)
+    """A leg the queue dials: an agent's phone for a waiting caller, or either leg of a callback."""
+    return channel_id.startswith(AGENT_LEG_PREFIX) or is_callback_leg(channel_id)
 
 
 class AcdControl(Protocol):
@@ -66,6 +72,8 @@ class AcdControl(Protocol):
     async def destroy_bridge(self, bridge_id: str) -> None: ...
     async def bridges(self) -> list[dict[str, Any]]: ...
     async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
+    async def play(self, channel_id: str, playback_id: str, media: Any, lang: str = "fr") -> None: ...
+    async def stop_playback(self, playback_id: str) -> None: ...
     async def originate(
         self,
         channel_id: str,
@@ -99,6 +107,8 @@ class QueueSettings:
     wrap_up_s: float = DEFAULT_WRAP_UP_S
     callback_offer_s: float = DEFAULT_CALLBACK_OFFER_S
     max_wait_s: float = DEFAULT_MAX_WAIT_S
+    callback_hours: OpeningHours | None = None  # None: callbacks are placed at any hour
+    timezone: str = "Europe/Paris"
 
 
 @dataclass
@@ -145,8 +155,11 @@ class Acd:
         settings: QueueSettings | None = None,
         bus: EventBus | None = None,
         priority_of: Callable[[str | None], int] = lambda _faq_id: PRIORITY_NORMAL,
+        callbacks: CallbackService | None = None,
+        dialling: CallbackDialling | None = None,
     ) -> None:
-        """`priority_of`: a caller's priority from the entry they were dealing with (crisis entries go first)."""
+        """`priority_of`: a caller's priority from the entry they were dealing with (crisis entries go first).
+        `callbacks` and `dialling` (the carrier trunk): due callbacks are placed too; without them they wait."""
         self.control = control
         self.priority_of = priority_of
         self.queue = queue
@@ -159,7 +172,15 @@ class Acd:
         self._holding_lock = asyncio.Lock()
         self._wrap_ups: dict[int, asyncio.TimerHandle] = {}
         self._dialling: set[int] = set()  # entries whose agent leg is being dialled
+        self._dialling_callbacks: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.callback_service = callbacks
+        self.callbacks = (
+            CallbackCalls(control, callbacks, dialling, self._schedule_wrap_up_end, self.kick)
+            if callbacks is not None and dialling is not None
+            else None
+        )
+        self._zone = ZoneInfo(self.settings.timezone)
 
     # --- life
     async def run(self) -> None:
@@ -195,7 +216,9 @@ class Acd:
                         handle.cancel()
                 if isinstance(event, QueueChanged) and event.state == QueueEntryState.OFFERED:
                     self._spawn(self.offered_elsewhere(event.entry_id))
-                if isinstance(event, AgentStateChanged | QueueChanged):
+                if isinstance(event, CallbackChanged) and event.state == CallbackState.IN_PROGRESS.value:
+                    self._spawn(self._callback_offered_elsewhere(event.callback_id))
+                if isinstance(event, AgentStateChanged | QueueChanged | CallbackChanged):
                     self.kick()
         finally:
             subscription.close()
@@ -203,6 +226,8 @@ class Acd:
     def _recover_agents(self) -> None:
         """A previous run may have left agents ringing for a leg nobody follows, or in a wrap-up whose timer died
         with it: ringing ones go back to available, wrap-ups end now."""
+        if self.callback_service is not None:
+            self.callback_service.recover()
         for agent in self.queue.agents_in([AgentState.RINGING, AgentState.WRAP_UP]):
             assert agent.id is not None
             if agent.state is AgentState.WRAP_UP:
@@ -338,19 +363,27 @@ class Acd:
 
     # --- distribution
     async def _dispatch(self) -> None:
-        if not self._state.waiting:
+        now = utc_now()
+        due = await self._due_callbacks(now)
+        if not self._state.waiting and not due:
             return
         snapshot = await asyncio.to_thread(self.queue.snapshot)
         held = [c for c in snapshot.waiting if c.entry_id in self._state.waiting]  # callers this process holds
-        now = utc_now()
-        for caller, agent in assignments(held, snapshot.agents, now, self.settings.skill_overflow_s):
-            await self._offer(caller.entry_id, agent.agent_id)
+        for caller, agent in assignments(held + due, snapshot.agents, now, self.settings.skill_overflow_s):
+            if caller.callback_id is not None and self.callbacks is not None:
+                await self._place_callback(caller.callback_id, agent.agent_id)
+            else:
+                await self._offer(caller.entry_id, agent.agent_id)
+        if not self._state.waiting:
+            return
         snapshot = await asyncio.to_thread(self.queue.snapshot)
+        due = await self._due_callbacks(now)
+        line = snapshot.waiting + due  # a due callback keeps its caller's place in the line
         for caller in snapshot.waiting:
             waiting = self._state.waiting.get(caller.entry_id)
             if waiting is None:
                 continue
-            position = position_of(caller.entry_id, snapshot.waiting) or 1
+            position = position_of(caller.entry_id, line) or 1
             wait = expected_wait_s(position, snapshot.recent_handle_s, snapshot.staffed)
             long_wait = (now - waiting.joined_at).total_seconds() >= self.settings.callback_offer_s or (
                 wait is not None and wait > self.settings.max_wait_s
@@ -364,6 +397,36 @@ class Acd:
             ):
                 waiting.announced_position, waiting.announced_at = position, now
                 waiting.session.feed(ev.QueueAnnouncement(position, self._wait_minutes(position, snapshot)))
+
+    def callbacks_open(self, now: datetime) -> bool:
+        """Whether callbacks may be placed now: a trunk to dial out, and within the opening hours."""
+        if self.callbacks is None:
+            return False
+        hours = self.settings.callback_hours
+        return hours is None or hours.is_open(now.astimezone(self._zone))
+
+    async def _due_callbacks(self, now: datetime) -> list[Any]:
+        if self.callback_service is None or not self.callbacks_open(now):
+            return []
+        return await asyncio.to_thread(self.callback_service.due, now)
+
+    async def _place_callback(self, callback_id: int, agent_id: int) -> None:
+        assert self.callbacks is not None
+        self._dialling_callbacks.add(callback_id)  # its own CallbackChanged must not dial a second leg
+        try:
+            await self.callbacks.place(callback_id, agent_id)
+        finally:
+            self._dialling_callbacks.discard(callback_id)
+
+    async def _callback_offered_elsewhere(self, callback_id: int) -> None:
+        """An agent asked for this callback through the API ("rappeler maintenant"): this process dials it."""
+        if self.callbacks is None or self.callback_service is None or callback_id in self._dialling_callbacks:
+            return
+        if self.callbacks.is_placing(callback_id):
+            return
+        placed: PlacedCallback | None = await asyncio.to_thread(self.callback_service.placed, callback_id)
+        if placed is not None and not self.callbacks.is_placing(callback_id):
+            await self.callbacks.dial_agent(placed)
 
     async def _offer(self, entry_id: int, agent_id: int) -> None:
         self._dialling.add(entry_id)  # the offer's own QueueChanged must not dial a second leg
@@ -429,6 +492,12 @@ class Acd:
     # --- agent legs (from the ARI events)
     async def agent_leg_answered(self, leg_id: str) -> None:
         """The agent's phone answered: its leg entered Stasis. Bridge it with the caller."""
+        if is_callback_leg(leg_id):
+            if self.callbacks is not None:
+                await self.callbacks.leg_answered(leg_id)
+            else:
+                await self._hangup(leg_id)
+            return
         offer = self._state.offers.pop(leg_id, None)
         if offer is None:
             await self._hangup(leg_id)
@@ -465,8 +534,13 @@ class Acd:
         if release_holding:
             await self._release_holding_if_empty()
 
-    async def agent_leg_gone(self, leg_id: str, cause: str) -> None:
-        """The agent's leg ended: before answering (no answer, busy, unregistered), or during the conversation."""
+    async def agent_leg_gone(self, leg_id: str, cause: str, code: int | None = None) -> None:
+        """The agent's leg ended: before answering (no answer, busy, unregistered), or during the conversation.
+        `code`: the Q.850 cause, when the event has one."""
+        if is_callback_leg(leg_id):
+            if self.callbacks is not None:
+                await self.callbacks.leg_gone(leg_id, code)
+            return
         if leg_id in self._state.offers:
             await self._offer_failed(leg_id, cause)
             return

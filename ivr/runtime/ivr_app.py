@@ -201,7 +201,10 @@ class IvrApp:
             self._spawn(self.acd.agent_leg_answered(leg_id), f"agent-answered-{leg_id}")
         elif kind in ("ChannelDestroyed", "ChannelHangupRequest", "StasisEnd"):
             cause = str(event.get("cause_txt") or event.get("cause") or kind)
-            self._spawn(self.acd.agent_leg_gone(leg_id, cause), f"agent-gone-{leg_id}")
+            code = event.get("cause")
+            self._spawn(
+                self.acd.agent_leg_gone(leg_id, cause, code if isinstance(code, int) else None), f"agent-gone-{leg_id}"
+            )
 
     async def _stasis_start(self, event: AriEvent) -> None:
         channel = event.get("channel") or {}

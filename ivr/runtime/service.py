@@ -10,8 +10,10 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.engine import Engine
 
 from hotline.bus import EventBus
+from hotline.domain.callbacks import OpeningHours
 from hotline.domain.queue import PRIORITY_CRISIS, PRIORITY_NORMAL
 from hotline.services.agent_accounts import AgentAccounts
+from hotline.services.callbacks import CallbackService
 from hotline.services.crisis import CRISIS_REFRESH_S, Crisis, CrisisService
 from hotline.services.queue import QueueService
 from hotline.settings import Settings
@@ -25,6 +27,7 @@ from ivr.prompts.cache import tts_cache_for
 from ivr.prompts.recorded import RecordedCatalog
 from ivr.prompts.resolver import PromptResolver, kb_answers_from
 from ivr.runtime.acd import Acd, QueueSettings
+from ivr.runtime.callback_calls import CallbackDialling
 from ivr.runtime.fallback import import_fallback_calls
 from ivr.runtime.ivr_app import IvrApp
 from ivr.runtime.media import PromptMedia
@@ -167,13 +170,29 @@ def build_ivr(
         wrap_up_s=settings.agent_wrap_up_s,
         callback_offer_s=settings.queue_callback_offer_s,
         max_wait_s=settings.queue_max_wait_s,
+        callback_hours=OpeningHours.parse(settings.callback_hours),
+        timezone=settings.timezone,
     )
+    callbacks = CallbackService(engine, bus, settings.callback_attempts, settings.callback_retry_s)
+    dialling = (
+        CallbackDialling(
+            app=config.app,
+            trunk=settings.carrier_trunk,
+            caller_id=settings.toll_free_number,
+            agent_ring_timeout_s=settings.agent_ring_timeout_s,
+            citizen_ring_timeout_s=settings.callback_ring_timeout_s,
+        )
+        if settings.carrier_trunk
+        else None
+    )
+    if dialling is None:
+        log.warning("callbacks: no carrier trunk set (HOTLINE_CARRIER_TRUNK): requested callbacks wait, unplaced")
     crisis_entries = {e.id for e in kb.entries if e.crisis}
 
     def priority_of(faq_id: str | None) -> int:
         return PRIORITY_CRISIS if faq_id in crisis_entries else PRIORITY_NORMAL
 
-    acd = Acd(client, QueueService(engine, bus), config.app, queue_settings, bus, priority_of)
+    acd = Acd(client, QueueService(engine, bus), config.app, queue_settings, bus, priority_of, callbacks, dialling)
     app = IvrApp(config, client, PromptMedia(resolver), store, new_flow, speech_factory, acd)
 
     async def import_fallback() -> None:
