@@ -17,9 +17,19 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from hotline.domain.enums import AgentState, CallOutcome, QueueEntryState, TicketStatus
+from hotline.domain.enums import AgentState, CallbackState, CallOutcome, QueueEntryState, TicketStatus
 from hotline.storage.db import make_engine, session_scope
-from hotline.storage.models import Agent, AgentStateChange, Call, CallEvent, QueueEntry, Ticket, TicketNote
+from hotline.storage.models import (
+    Agent,
+    AgentStateChange,
+    Call,
+    Callback,
+    CallbackAttempt,
+    CallEvent,
+    QueueEntry,
+    Ticket,
+    TicketNote,
+)
 from ivr.flow import commands as cmd
 from ivr.flow.prompts import queue_position_text
 from tests.e2e.conftest import E2E_AGENT_WEB_PASSWORD, AgentAccount, AsteriskSandbox, add_agent, disable_agent
@@ -29,6 +39,8 @@ from tests.e2e.sip.agent import AgentPhone
 from tests.e2e.sip.audio import find_in, tone_seconds
 from tests.e2e.sip.caller import CallResult, place_call
 from tests.e2e.sip.pcap import Dtmf, Silence, Tone
+from tests.e2e.sip.ports import release_block, reserve_block
+from tests.e2e.sip.sipp import read_messages
 
 pytestmark = pytest.mark.e2e
 
@@ -38,16 +50,33 @@ CALLER_TONE_HZ = 700.0
 AGENT_TONE_HZ = 1000.0
 MIN_TONE_S = 3.0  # of the 6 s each side sends
 CHOOSE_MS = 1500  # 0 pressed during the welcome
+CALLBACK_ATTEMPTS = 2
+CALLBACK_RETRY_S = 10  # the smallest the setting allows
 
 
 @pytest.fixture(scope="module")
-def queue_hotline(asterisk: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HotlineProcess]:
+def carrier_port() -> Iterator[int]:
+    """Where the citizens called back answer: the carrier trunk's address is 127.0.0.1 and this port."""
+    port = reserve_block(1, align=1)
+    yield port
+    release_block(port, 1)
+
+
+@pytest.fixture(scope="module")
+def queue_hotline(
+    asterisk: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory, carrier_port: int
+) -> Iterator[HotlineProcess]:
     workdir = tmp_path_factory.mktemp("queue-hotline")
     proc = start_hotline(
         asterisk.env,
         workdir,
         HOTLINE_AGENT_WRAP_UP_S=str(WRAP_UP_S),
         HOTLINE_AGENT_RING_TIMEOUT_S=str(RING_TIMEOUT_S),
+        HOTLINE_CARRIER_TRUNK=f"127.0.0.1:{carrier_port}",
+        HOTLINE_CALLBACK_HOURS="mon-sun 00:00-24:00",
+        HOTLINE_CALLBACK_ATTEMPTS=str(CALLBACK_ATTEMPTS),
+        HOTLINE_CALLBACK_RETRY_S=str(CALLBACK_RETRY_S),
+        HOTLINE_CALLBACK_RING_TIMEOUT_S=str(RING_TIMEOUT_S),
     )
     try:
         proc.wait_ari(connected=True)
@@ -336,27 +365,117 @@ def test_skills_hold_a_caller_for_the_right_agent_and_an_agent_can_take_a_given_
     assert_nothing_left(asterisk)
 
 
-def test_pressing_1_in_the_queue_leaves_it_for_a_callback(
-    tmp_path: Path, asterisk: AsteriskSandbox, queue_hotline: HotlineProcess, queue_agent: AgentAccount
-) -> None:
-    api = Api(queue_hotline.base_url, queue_agent.login)
-    api.state("paused", "formation")
-    caller = "0622000005"
+def leave_for_callback(tmp_path: Path, asterisk: AsteriskSandbox, proc: HotlineProcess, caller: str) -> Callback:
+    """The caller presses 0, waits, presses 1, hears that an adviser will call back, and is hung up on."""
     call = place_call(
         [Silence(CHOOSE_MS), Dtmf("0"), Silence(3000), Dtmf("1"), Silence(20_000)], from_user=caller,
-        hold_ms=30_000, target=asterisk.target, workdir=tmp_path / "caller",
+        hold_ms=30_000, target=asterisk.target, workdir=tmp_path / f"caller-{caller}",
     )  # fmt: skip
     assert call.answered and call.hung_up_by == "asterisk", "the goodbye after the dossier number"
     taken = play_audio(asterisk, cmd.Prompt("queue_callback_taken"))
     _, score = find_in(call.samples, taken)
     assert score >= 0.9, f"'un conseiller vous rappellera': match {score:.3f}"
-    [entry] = rows(queue_hotline, select(QueueEntry).where(QueueEntry.caller_phone == caller))
+    [entry] = rows(proc, select(QueueEntry).where(QueueEntry.caller_phone == caller))
     assert entry.state is QueueEntryState.CALLBACK and entry.left_at is not None
     [row] = wait_for("the call closed", lambda: [c for c in rows(
-        queue_hotline, select(Call).where(Call.caller_number == caller)) if c.ended_at])  # fmt: skip
+        proc, select(Call).where(Call.caller_number == caller)) if c.ended_at])  # fmt: skip
     assert row.outcome is CallOutcome.CALLBACK_REQUESTED
-    [ticket] = rows(queue_hotline, select(Ticket).where(Ticket.call_id == row.id))
+    [ticket] = rows(proc, select(Ticket).where(Ticket.call_id == row.id))
     assert ticket.needs_callback and ticket.status is TicketStatus.WAITING_CALLBACK, ticket
+    [callback] = rows(proc, select(Callback).where(Callback.ticket_id == ticket.id))
+    assert callback.state is CallbackState.PENDING and callback.phone == caller
+    assert callback.place_at == entry.enqueued_at, "the callback keeps the caller's place"
+    return callback
+
+
+def test_a_callback_rings_the_agent_then_the_citizen_and_bridges_them(
+    tmp_path: Path,
+    asterisk: AsteriskSandbox,
+    queue_hotline: HotlineProcess,
+    queue_agent: AgentAccount,
+    carrier_port: int,
+) -> None:
+    """Pressing 1 in the queue: the caller hangs up with a callback promised. When Alice is available, her phone
+    rings with the caller's number, then the citizen's phone behind the carrier trunk; both hear each other."""
+    api = Api(queue_hotline.base_url, queue_agent.login)
+    api.state("paused", "formation")
+    caller = "0622000005"
+    callback = leave_for_callback(tmp_path, asterisk, queue_hotline, caller)
+    agent_phone = AgentPhone(
+        queue_agent.login, queue_agent.sip_password, talk=[Silence(1500), Tone(AGENT_TONE_HZ, 6000)],
+        hold_ms=10_000, target=asterisk.target, workdir=tmp_path / "agent",
+    )  # fmt: skip
+    citizen_phone = AgentPhone(
+        caller, "", talk=[Silence(500), Tone(CALLER_TONE_HZ, 6000)], hold_ms=30_000, target=asterisk.target,
+        workdir=tmp_path / "citizen", sip_port=carrier_port, registers=False,
+    )  # fmt: skip
+    with agent_phone, citizen_phone:
+        api.state("available")
+        wait_for("the callback placed", lambda: rows(queue_hotline, select(Callback).where(
+            Callback.id == callback.id, Callback.state == CallbackState.DONE)), timeout=20)  # fmt: skip
+        agent_phone.wait_call(30)
+        citizen_phone.wait_call(10)
+    agent_result, citizen_result = agent_phone.stop(), citizen_phone.stop()
+    agent_heard = tone_seconds(agent_result.samples, CALLER_TONE_HZ)
+    citizen_heard = tone_seconds(citizen_result.samples, AGENT_TONE_HZ)
+    print(f"[e2e figures] callback: the agent heard the citizen {agent_heard:.1f} s, the citizen the agent "
+          f"{citizen_heard:.1f} s")  # fmt: skip
+    assert agent_result.calls_answered == 1 and citizen_result.calls_answered == 1
+    assert agent_heard >= MIN_TONE_S and citizen_heard >= MIN_TONE_S
+    assert citizen_result.hung_up_by == "asterisk", "the agent's hang-up ends the citizen's leg"
+    invites = [m for m in read_messages(agent_result.workdir / "uas-messages.log") if m.method == "INVITE"]
+    assert invites and f"sip:{caller}@" in invites[0].text, "the agent's phone shows the citizen's number"
+    [attempt] = rows(queue_hotline, select(CallbackAttempt).where(CallbackAttempt.callback_id == callback.id))
+    assert attempt.result == "answered" and attempt.ended_at is not None
+    notes = [n.body for n in rows(queue_hotline, select(TicketNote).where(TicketNote.ticket_id == callback.ticket_id))]
+    assert any(n.startswith("Rappel, tentative 1 sur 2 par Agent") and "l'appelant a répondu" in n for n in notes)
+    wait_for(
+        "the callback conversation recorded",
+        lambda: any(
+            n.body.startswith("Conversation de rappel terminée")
+            for n in rows(queue_hotline, select(TicketNote).where(TicketNote.ticket_id == callback.ticket_id))
+        ),
+    )
+    wait_for("available after the wrap-up", lambda: api.me()["state"] == "available", timeout=WRAP_UP_S + 5)
+    api.state("offline")
+    api.close()
+    assert_nothing_left(asterisk)
+
+
+def test_a_callback_nobody_answers_is_retried_then_failed(
+    tmp_path: Path, asterisk: AsteriskSandbox, queue_hotline: HotlineProcess, queue_agent: AgentAccount
+) -> None:
+    """No citizen answers behind the trunk: two attempts (the setting), `callback_retry_s` apart, then failed."""
+    api = Api(queue_hotline.base_url, queue_agent.login)
+    api.state("paused", "formation")
+    callback = leave_for_callback(tmp_path, asterisk, queue_hotline, "0622000006")
+    phone = AgentPhone(
+        queue_agent.login, queue_agent.sip_password, talk=[Silence(1000)], hold_ms=30_000, calls=CALLBACK_ATTEMPTS,
+        target=asterisk.target, workdir=tmp_path / "agent",
+    )  # fmt: skip
+    with phone:
+        api.state("available")
+        started = time.monotonic()
+        [failed] = wait_for("the callback failed", lambda: rows(queue_hotline, select(Callback).where(
+            Callback.id == callback.id, Callback.state == CallbackState.FAILED)), timeout=60)  # fmt: skip
+        took = time.monotonic() - started
+        phone.wait_call(10)
+    agent_result = phone.stop()
+    attempts = rows(queue_hotline, select(CallbackAttempt).where(CallbackAttempt.callback_id == callback.id)
+                    .order_by(col(CallbackAttempt.started_at)))  # fmt: skip
+    results = [a.result for a in attempts]
+    gap = (attempts[1].started_at - attempts[0].ended_at).total_seconds()
+    print(f"[e2e figures] callback unanswered: {results}, failed {took:.1f} s after the agent was available, "
+          f"{gap:.1f} s between attempts")  # fmt: skip
+    assert failed.attempts == CALLBACK_ATTEMPTS and len(attempts) == CALLBACK_ATTEMPTS
+    assert set(results) <= {"no_answer", "unreachable"}, results
+    assert gap >= CALLBACK_RETRY_S - 1, gap
+    assert agent_result.calls_answered == CALLBACK_ATTEMPTS
+    notes = [n.body for n in rows(queue_hotline, select(TicketNote).where(TicketNote.ticket_id == callback.ticket_id))]
+    assert notes[-1].endswith(f"Rappel abandonné après {CALLBACK_ATTEMPTS} tentatives."), notes
+    [ticket] = rows(queue_hotline, select(Ticket).where(Ticket.id == callback.ticket_id))
+    assert not ticket.needs_callback
+    wait_for("available after the wrap-up", lambda: api.me()["state"] == "available", timeout=WRAP_UP_S + 5)
     api.state("offline")
     api.close()
     assert_nothing_left(asterisk)

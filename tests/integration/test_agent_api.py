@@ -16,9 +16,11 @@ from hotline.domain.enums import AgentState
 from hotline.domain.roles import Role
 from hotline.services.agent_accounts import AgentAccounts
 from hotline.services.queue import NewEntry, QueueService
-from hotline.settings import Settings
+from hotline.settings import DEFAULT_KB_PATH, Settings
 from hotline.storage.db import make_engine, session_scope, upgrade_database
 from hotline.storage.models import AgentStateChange, Call, Ticket
+from ivr.runtime.store import CallStore
+from kb.loader import load_kb
 
 PASSWORD = "un-mot-de-passe"
 
@@ -176,3 +178,37 @@ def test_the_events_stream_carries_committed_changes(engine_and_client: tuple[En
     assert "event: agent.state_changed" in lines
     data = json.loads(next(line for line in lines if line.startswith("data:")).removeprefix("data:"))
     assert data["kind"] == "agent.state_changed" and data["to_state"] in ("available", "offline")
+
+
+def test_callbacks_listed_with_their_attempts_and_called_now_once(
+    engine_and_client: tuple[Engine, TestClient],
+) -> None:
+    engine, client = engine_and_client
+    with session_scope(engine) as s:
+        call = Call(channel_id="c10", caller_number="0644444444", called_number="0800123456")
+        s.add(call)
+        s.flush()
+        assert call.id is not None
+        call_id = call.id
+    CallStore(engine, load_kb(DEFAULT_KB_PATH)).create_ticket(call_id, "callback_requested", None, needs_callback=True)
+    csrf = sign_in(client)
+    [listed] = client.get("/api/callbacks").json()
+    assert listed["phone"] == "0644444444" and listed["state"] == "pending" and listed["tries"] == []
+    assert len(listed["dossier"]) > 4
+    number = listed["id"]
+    assert client.post(f"/api/callbacks/{number}/call-now", headers=csrf).status_code == 409, "offline"
+    client.put("/api/agents/me/state", json={"state": "available"}, headers=csrf)
+    assert client.post(f"/api/callbacks/{number}/call-now").status_code == 403, "CSRF"
+    r = client.post(f"/api/callbacks/{number}/call-now", headers=csrf)
+    assert r.status_code == 200 and r.json() == {"callback_id": number, "attempt": 1, "state": "in_progress"}
+    assert client.get("/api/agents/me").json()["state"] == "ringing"
+    bob = sign_in(client, "bob")
+    client.put("/api/agents/me/state", json={"state": "available"}, headers=bob)
+    r = client.post(f"/api/callbacks/{number}/call-now", headers=bob)
+    assert r.status_code == 409 and "not waiting to be placed" in r.json()["detail"], r.text
+    assert client.post("/api/callbacks/999999/call-now", headers=bob).status_code == 404
+    [listed] = client.get("/api/callbacks").json()
+    assert listed["state"] == "in_progress" and [t["result"] for t in listed["tries"]] == [None]
+    assert client.get("/api/callbacks?limit=0").status_code == 422
+    client.cookies.clear()
+    assert client.get("/api/callbacks").status_code == 401

@@ -118,8 +118,16 @@ class AgentPhone:
         answer_after_ms: int = ANSWER_AFTER_MS,
         target: SipTarget | None = None,
         workdir: Path | None = None,
+        calls: int = 1,
+        sip_port: int | None = None,
+        registers: bool = True,
     ) -> None:
+        """`calls`: how many calls it answers, one after the other. `sip_port` and `registers=False`: a phone
+        the PBX reaches at a fixed address with no registration (a citizen behind the carrier trunk)."""
         self.agent = agent
+        self.calls = calls
+        self.registers = registers
+        self.own_port = sip_port is None
         self.password = password
         self.talk = list(talk)
         self.hold_ms = hold_ms
@@ -127,7 +135,7 @@ class AgentPhone:
         self.target = target or SipTarget.from_settings(Settings())
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix=f"hotline-{agent}-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.sip_port = reserve_block(1, align=1)
+        self.sip_port = reserve_block(1, align=1) if sip_port is None else sip_port
         self.media_port = reserve_block(MEDIA_BLOCK)
         self.capture = RtpCapture(self.media_port, self.workdir / "received.pcap")
         self.process: subprocess.Popen[bytes] | None = None
@@ -136,8 +144,10 @@ class AgentPhone:
 
     def start(self) -> Registration:
         """Register (raises AgentRegistrationFailed if refused), then wait for a call."""
-        self.registration = register(
-            self.agent, self.password, port=self.sip_port, target=self.target, workdir=self.workdir
+        self.registration = (
+            register(self.agent, self.password, port=self.sip_port, target=self.target, workdir=self.workdir)
+            if self.registers
+            else Registration(self.agent, 200, 0, [])
         )
         if not self.registration.ok:
             self._release()
@@ -159,7 +169,7 @@ class AgentPhone:
         self.capture.start()
         command = [
             sipp_binary(), "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.sip_port),
-            "-mi", "127.0.0.1", "-mp", str(self.media_port), "-m", "1", "-nostdin",
+            "-mi", "127.0.0.1", "-mp", str(self.media_port), "-m", str(self.calls), "-nostdin",
             "-trace_msg", "-message_file", str(self.workdir / "uas-messages.log"),
             "-trace_err", "-error_file", str(self.workdir / "uas-errors.log"),
         ]  # fmt: skip
@@ -184,7 +194,7 @@ class AgentPhone:
         if self.process is not None:
             stop_process(self.process)
         self.capture.stop()
-        if self.registration is not None and self.registration.ok:
+        if self.registers and self.registration is not None and self.registration.ok:
             register(self.agent, self.password, port=self.sip_port, expires=0, target=self.target, workdir=self.workdir)
         self._release()
         decoded = self.capture.decode(self.workdir / "received.wav")
@@ -206,7 +216,8 @@ class AgentPhone:
         return self.result
 
     def _release(self) -> None:
-        release_block(self.sip_port, 1)
+        if self.own_port:
+            release_block(self.sip_port, 1)
         release_block(self.media_port, MEDIA_BLOCK)
 
     def __enter__(self) -> AgentPhone:
