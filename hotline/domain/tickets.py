@@ -11,7 +11,7 @@ an abandoned one clos).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hotline.domain.enums import DONE_TICKET_STATUSES, CallOutcome, TicketStatus
 
@@ -113,3 +113,11 @@ def subject_for_callback(reason: str, entry_title: str | None) -> str:
     if entry_title:
         return entry_title
     return f"{CALLBACK_SUBJECT} ({reason})" if reason else CALLBACK_SUBJECT
+
+
+JOIN_WINDOW = timedelta(days=7)  # a caller calling again within a week on the same topic follows the same request
+
+
+def may_join(status: TicketStatus, last_activity: datetime, now: datetime) -> bool:
+    """Whether a new call on the same topic from the same number joins this ticket rather than opening one."""
+    return status not in DONE_TICKET_STATUSES and now - last_activity <= JOIN_WINDOW

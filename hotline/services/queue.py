@@ -24,7 +24,7 @@ from hotline.domain.queue import RECENT_HANDLE_TIMES, STAFFED_STATES, AgentSnaps
 from hotline.services.agents import move_agent_in
 from hotline.services.unit_of_work import UnitOfWork, unit_of_work
 from hotline.storage import repository
-from hotline.storage.models import Agent, QueueEntry, Ticket, utc_now
+from hotline.storage.models import Agent, QueueEntry, utc_now
 
 
 class QueueConflictError(RuntimeError):
@@ -63,7 +63,7 @@ class QueueSnapshot:
 
 def _note(session: Session, call_id: int, body: str) -> None:
     """The queue's outcome on the call's ticket (when it has one yet), for whoever follows the request."""
-    ticket = session.exec(select(Ticket).where(Ticket.call_id == call_id)).first()
+    ticket = repository.ticket_of_call(session, call_id)
     if ticket is not None:
         repository.add_ticket_note(session, ticket, body)
 

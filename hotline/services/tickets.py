@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from hotline import bus as events
 from hotline.bus import EventBus
@@ -20,7 +20,7 @@ from hotline.services import callbacks
 from hotline.services.unit_of_work import UnitOfWork, unit_of_work
 from hotline.storage import repository
 from hotline.storage.models import DEFAULT_PRIORITY as DEFAULT_ROW_PRIORITY
-from hotline.storage.models import Ticket, TicketCreate
+from hotline.storage.models import Ticket, TicketCall, TicketCreate, utc_now
 from kb.loader import KnowledgeBase
 
 
@@ -122,7 +122,9 @@ class TicketService:
     ) -> Ticket:
         """The ticket of a caller handed to a person (a callback to make, when `needs_callback`). One call has one
         ticket: a call that already has one (asked again after the app was restarted) keeps it."""
-        existing = uow.session.exec(select(Ticket).where(Ticket.call_id == call_id)).first()
+        existing = repository.ticket_of_call(uow.session, call_id) or self._join_open_ticket_in(
+            uow, call_id, caller_phone, faq_id
+        )
         if existing is not None:
             if needs_callback and not existing.needs_callback:
                 existing.needs_callback = True
@@ -149,6 +151,31 @@ class TicketService:
             self.move_in(uow, ticket, TicketStatus.WAITING_CALLBACK, reason=reason)
             callbacks.request_in(uow, ticket, call_id)
         return ticket
+
+    def _join_open_ticket_in(
+        self, uow: UnitOfWork, call_id: int, caller_phone: str | None, faq_id: str | None
+    ) -> Ticket | None:
+        """The caller's open ticket on the same topic, touched within the last week, which this call joins (a
+        note says so); None when there is none (a new ticket is opened)."""
+        entry = self.kb.get(faq_id) if faq_id else None
+        if not caller_phone or entry is None:
+            return None
+        now = utc_now()
+        candidates = uow.session.exec(
+            select(Ticket)
+            .where(Ticket.caller_phone == caller_phone, col(Ticket.faq_id).is_not(None))
+            .order_by(col(Ticket.updated_at).desc())
+        )
+        for ticket in candidates:
+            earlier = self.kb.get(ticket.faq_id) if ticket.faq_id else None
+            same_topic = earlier is not None and earlier.topic == entry.topic
+            if not same_topic or not rules.may_join(ticket.status, ticket.updated_at, now):
+                continue
+            uow.session.add(TicketCall(call_id=call_id, ticket_id=_id(ticket.id), joined_at=now))
+            note = f"Nouvel appel du même numéro sur le même sujet ({entry.title})."
+            repository.add_ticket_note(uow.session, ticket, note)
+            return ticket
+        return None
 
     def settle_after_call_in(
         self,

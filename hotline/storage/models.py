@@ -250,6 +250,17 @@ class TicketPublic(TicketBase):
     resolved_at: datetime | None
 
 
+class TicketCall(SQLModel, table=True):
+    """A later call that joined an open ticket (the same number, on the same topic): the ticket's first call is
+    `Ticket.call_id`, the others are here."""
+
+    __tablename__ = "ticket_call"
+
+    call_id: int = Field(foreign_key="call.id", ondelete="CASCADE", primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", ondelete="CASCADE", index=True)
+    joined_at: datetime = Field(default_factory=utc_now)
+
+
 class TicketNote(SQLModel, table=True):
     """A note an agent adds to a ticket (author None: written by the system)."""
 

@@ -27,6 +27,7 @@ from hotline.storage.models import (
     CallCreate,
     CallEvent,
     Ticket,
+    TicketCall,
     TicketCreate,
     TicketNote,
     TicketStatusChange,
@@ -182,6 +183,15 @@ def change_ticket_status(
         session.add(ticket)
         session.flush()
     return change
+
+
+def ticket_of_call(session: Session, call_id: int) -> Ticket | None:
+    """The ticket a call belongs to: the one it opened, or the open one it joined."""
+    own = session.exec(select(Ticket).where(Ticket.call_id == call_id)).first()
+    if own is not None:
+        return own
+    link = session.get(TicketCall, call_id)
+    return session.get(Ticket, link.ticket_id) if link is not None else None
 
 
 def add_ticket_note(

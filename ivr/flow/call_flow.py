@@ -71,6 +71,7 @@ from ivr.flow.events import (
 )
 from ivr.flow.menu import DOSSIER_TARGET, Menu
 from ivr.flow.prompts import queue_position_text, ticket_status_key
+from ivr.flow.vulnerability import sounds_vulnerable
 from kb.schema import Action
 
 # ---- Thresholds. Each reason in one line.
@@ -837,7 +838,8 @@ class CallFlow:
         self._record("to_human", reason=reason.value, from_state=from_state.value, faq_id=self._faq_id)
         if self._queue_enabled:
             self._queue_pending = True
-            self._out.append(JoinQueue(reason.value, self._faq_id, " | ".join(self._transcript)))
+            vulnerable = sounds_vulnerable(self._transcript)
+            self._out.append(JoinQueue(reason.value, self._faq_id, " | ".join(self._transcript), vulnerable))
             self._start_timer(_TimerKind.OPERATION, OPERATION_TIMEOUT_S)
             return
         self._human_stub(reason)

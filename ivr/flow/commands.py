@@ -117,6 +117,7 @@ class JoinQueue:
     reason: str  # HandoffReason value
     faq_id: str | None
     transcript: str = ""  # what the caller said, for the agent's screen
+    vulnerable: bool = False  # what they said marks them as vulnerable (ivr.flow.vulnerability): served first
 
 
 @dataclass(frozen=True, slots=True)

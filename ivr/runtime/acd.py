@@ -34,6 +34,7 @@ from hotline.domain.queue import (
     DEFAULT_ANNOUNCE_S,
     DEFAULT_SKILL_OVERFLOW_S,
     PRIORITY_NORMAL,
+    PRIORITY_VULNERABLE,
     announcement_due,
     assignments,
     expected_wait_s,
@@ -310,7 +311,7 @@ class Acd:
             caller_phone=session.caller,
             topic=topic,
             faq_id=command.faq_id,
-            priority=self.priority_of(command.faq_id),
+            priority=PRIORITY_VULNERABLE if command.vulnerable else self.priority_of(command.faq_id),
             reason=command.reason,
             transcript=command.transcript or None,
         )

@@ -15,7 +15,7 @@ from hotline.domain.enums import CallOutcome
 from hotline.services.tickets import TicketInfo, TicketService
 from hotline.services.unit_of_work import unit_of_work
 from hotline.storage import repository
-from hotline.storage.models import Call, CallCreate, CallEvent, Ticket, utc_now
+from hotline.storage.models import Call, CallCreate, CallEvent, utc_now
 from kb.loader import KnowledgeBase
 
 __all__ = ["CallStore", "TicketInfo"]
@@ -135,7 +135,7 @@ class CallStore:
             repository.record_call_event(session, call_id, "hangup", {"outcome": outcome.value}, at=call.ended_at)
             ticket = self.tickets.settle_after_call_in(
                 uow,
-                session.exec(select(Ticket).where(Ticket.call_id == call_id)).first(),
+                repository.ticket_of_call(session, call_id),
                 call_id=call_id,
                 caller_phone=call.caller_number,
                 faq_id=call.faq_id,

@@ -365,6 +365,68 @@ def test_skills_hold_a_caller_for_the_right_agent_and_an_agent_can_take_a_given_
     assert_nothing_left(asterisk)
 
 
+def test_two_agents_three_callers_priority_skills_and_longest_idle(
+    tmp_path: Path, asterisk: AsteriskSandbox, queue_hotline: HotlineProcess, queue_agents: dict[str, AgentAccount]
+) -> None:
+    """Bob, then Alice (skill eau) become available: the first caller goes to Bob, idle longest. With Bob on
+    that call and Alice paused, a second caller (key 0) and a third (key 4, the water cut, a crisis entry) wait;
+    Alice, available again, gets the third (crisis first, and her skill); the second goes to whoever is free
+    first after that (each phone answers up to two calls)."""
+    alice, bob = queue_agents["alice"], queue_agents["bob"]
+    alice_api, bob_api = Api(queue_hotline.base_url, alice.login), Api(queue_hotline.base_url, bob.login)
+    for api in (alice_api, bob_api):
+        api.state("paused", "pause")
+    first, second, third = "0622000011", "0622000012", "0622000013"
+    bob_phone = AgentPhone(bob.login, bob.sip_password, talk=[Silence(1000)], hold_ms=12_000, calls=2,
+                           target=asterisk.target, workdir=tmp_path / "bob")  # fmt: skip
+    alice_phone = AgentPhone(alice.login, alice.sip_password, talk=[Silence(1000)], hold_ms=4000, calls=2,
+                             target=asterisk.target, workdir=tmp_path / "alice")  # fmt: skip
+    results: dict[str, CallResult] = {}
+    person = [Silence(CHOOSE_MS), Dtmf("0"), Silence(25_000)]
+    crisis = [Silence(CHOOSE_MS), Dtmf("4"), Silence(25_000)]  # eau.coupure: a transfer to a person
+    with bob_phone, alice_phone:
+        bob_api.state("available")
+        time.sleep(1.0)
+        alice_api.state("available")  # both free: Bob has waited longer
+        threads = [call_in_background(results, first, asterisk, first, person, 30_000, tmp_path / first)]
+        wait_for("Bob on the first call", lambda: bob_api.me()["state"] == "on_call", timeout=20)
+        assert alice_api.me()["state"] == "available", "the agent idle longest gets the caller"
+        alice_api.state("paused", "pause")
+        threads.append(call_in_background(results, second, asterisk, second, person, 30_000, tmp_path / second))
+        wait_for("the second caller waiting", lambda: rows(queue_hotline, select(QueueEntry).where(
+            QueueEntry.caller_phone == second)), timeout=20)  # fmt: skip
+        threads.append(call_in_background(results, third, asterisk, third, crisis, 30_000, tmp_path / third))
+        wait_for("the third caller waiting", lambda: rows(queue_hotline, select(QueueEntry).where(
+            QueueEntry.caller_phone == third)), timeout=20)  # fmt: skip
+        alice_api.state("available")
+        for thread in threads:
+            thread.join(60)
+    bob_result, alice_result = bob_phone.stop(), alice_phone.stop()
+    entries = {
+        e.caller_phone: e
+        for e in rows(queue_hotline, select(QueueEntry).where(col(QueueEntry.caller_phone).in_([first, second, third])))
+    }
+    agents = {a.id: a.login for a in rows(queue_hotline, select(Agent))}
+    answered_by = {phone: agents.get(e.answered_by_agent_id or -1) for phone, e in entries.items()}
+    print(f"[e2e figures] priority: answered by {answered_by}; priorities "
+          f"{ {p: e.priority for p, e in entries.items()} }")  # fmt: skip
+    assert entries[third].priority > entries[second].priority, "the crisis entry raises the priority"
+    assert entries[third].topic == "eau" and entries[third].enqueued_at > entries[second].enqueued_at
+    assert answered_by[first] == bob.login and answered_by[third] == alice.login, answered_by
+    assert answered_by[second] in (alice.login, bob.login), answered_by
+    third_at, second_at = entries[third].answered_at, entries[second].answered_at
+    assert third_at is not None and second_at is not None and third_at < second_at, "crisis first"
+    assert bob_result.calls_answered + alice_result.calls_answered == 3
+    for phone in (first, second, third):
+        assert results[phone].answered, results[phone].describe()
+    for api in (alice_api, bob_api):
+        wait_for("available after the wrap-up", lambda api=api: api.me()["state"] == "available",
+                 timeout=WRAP_UP_S + 10)  # fmt: skip
+        api.state("offline")
+        api.close()
+    assert_nothing_left(asterisk)
+
+
 def leave_for_callback(tmp_path: Path, asterisk: AsteriskSandbox, proc: HotlineProcess, caller: str) -> Callback:
     """The caller presses 0, waits, presses 1, hears that an adviser will call back, and is hung up on."""
     call = place_call(

@@ -74,6 +74,7 @@ EXPECTED_TABLES = {
     "call_event",
     "callback",
     "callback_attempt",
+    "ticket_call",
     "crisis_state",
     "queue_entry",
     "ticket",

@@ -99,6 +99,16 @@ def test_the_callers_words_go_with_them_to_the_queue() -> None:
     assert of_type(out, JoinQueue) == [JoinQueue("caller_asked", None, "euh ma poubelle | je veux parler à quelqu'un")]
 
 
+def test_a_caller_who_says_they_are_vulnerable_is_marked_so_for_the_queue() -> None:
+    call = Call(queue_enabled=True, speech_enabled=True)
+    call.start()
+    call.finish()
+    call.send(SpeechRecognized("je suis une personne âgée et je n'ai plus d'eau", None, 0.1, ()))
+    out = call.send(SpeechRecognized("un conseiller", None, 0.0, (), wants_human=True))
+    [join] = of_type(out, JoinQueue)
+    assert join.vulnerable and join.transcript.startswith("je suis une personne âgée")
+
+
 def test_pressing_1_in_the_queue_leaves_it_for_a_callback_with_the_dossier_number() -> None:
     call = queued_call()
     call.send(QueueJoined(4, None))
