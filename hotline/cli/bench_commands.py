@@ -64,6 +64,22 @@ def bench_kb() -> None:
     )
 
 
+@app.command("queue")
+def bench_queue(
+    callers: Annotated[int, typer.Option("--callers", min=1, help="Callers waiting in the queue.")] = 200,
+    agents: Annotated[int, typer.Option("--agents", min=1, help="Agent phones answering.")] = 20,
+    keep: Annotated[Path | None, typer.Option("--keep", help="Keep the log, database and sipp files here.")] = None,
+) -> None:
+    """The queue under load (root: the Asterisk sandbox): ring time from an agent being available, callers lost,
+    CPU of the app against Asterisk's."""
+    _checkout_on_path()
+    try:
+        from bench import bench_queue as benchmark
+    except ModuleNotFoundError as exc:
+        _no_bench(exc)
+    typer.echo(benchmark.format_table(benchmark.measure(callers, agents, keep)))
+
+
 class AsrEngine(StrEnum):
     vosk = "vosk"
     whisper = "whisper"
