@@ -370,11 +370,16 @@ class Acd:
             return
         snapshot = await asyncio.to_thread(self.queue.snapshot)
         held = [c for c in snapshot.waiting if c.entry_id in self._state.waiting]  # callers this process holds
-        for caller, agent in assignments(held + due, snapshot.agents, now, self.settings.skill_overflow_s):
-            if caller.callback_id is not None and self.callbacks is not None:
-                await self._place_callback(caller.callback_id, agent.agent_id)
-            else:
-                await self._offer(caller.entry_id, agent.agent_id)
+        offers = [
+            self._place_callback(caller.callback_id, agent.agent_id)
+            if caller.callback_id is not None and self.callbacks is not None
+            else self._offer(caller.entry_id, agent.agent_id)
+            for caller, agent in assignments(held + due, snapshot.agents, now, self.settings.skill_overflow_s)
+        ]
+        # Each pair is a distinct caller and a distinct agent: all their phones ring at once, not one after another.
+        for failure in await asyncio.gather(*offers, return_exceptions=True):
+            if isinstance(failure, BaseException):
+                log.error("queue: an offer failed", exc_info=failure)
         if not self._state.waiting:
             return
         snapshot = await asyncio.to_thread(self.queue.snapshot)
