@@ -40,6 +40,7 @@ class WaitingCaller:
     enqueued_at: datetime
     topic: str | None = None
     callback_id: int | None = None  # a callback keeping the caller's place (entry_id 0), not a caller on the line
+    only_agent_id: int | None = None  # transferred to this agent: nobody else takes the caller
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ def may_take(agent: AgentSnapshot, caller: WaitingCaller, now: datetime, skill_o
     """Whether `agent` may be offered `caller` now: available, and skilled for the topic unless it has overflowed."""
     if agent.state is not AgentState.AVAILABLE:
         return False
+    if caller.only_agent_id is not None:
+        return agent.agent_id == caller.only_agent_id
     if caller.topic is None or caller.topic in agent.skills:
         return True
     return (now - caller.enqueued_at).total_seconds() >= skill_overflow_s

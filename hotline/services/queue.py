@@ -21,6 +21,7 @@ from hotline.bus import EventBus
 from hotline.domain.agent_states import MISSED_CALL_REASON
 from hotline.domain.enums import AgentState, QueueEntryState
 from hotline.domain.queue import RECENT_HANDLE_TIMES, STAFFED_STATES, AgentSnapshot, WaitingCaller
+from hotline.domain.transfers import PRIORITY_TRANSFER
 from hotline.services.agents import move_agent_in
 from hotline.services.unit_of_work import UnitOfWork, unit_of_work
 from hotline.storage import repository
@@ -102,7 +103,11 @@ class QueueService:
         with unit_of_work(self.engine, None, write=False) as uow:
             s = uow.session
             entries = s.exec(select(QueueEntry).where(QueueEntry.state == QueueEntryState.WAITING))
-            waiting = [WaitingCaller(e.id, e.priority, e.enqueued_at, e.topic) for e in entries if e.id is not None]
+            waiting = [
+                WaitingCaller(e.id, e.priority, e.enqueued_at, e.topic, only_agent_id=e.target_agent_id)
+                for e in entries
+                if e.id is not None
+            ]
             agents = [
                 AgentSnapshot(a.id, a.state, a.state_changed_at, frozenset(a.skills))
                 for a in s.exec(select(Agent).where(col(Agent.active).is_(True)))
@@ -252,6 +257,42 @@ class QueueService:
             if agent is not None and agent.state is AgentState.ON_CALL:
                 self._agent_to(uow, agent, AgentState.WRAP_UP)
             return agent.id if agent is not None else None
+
+    def transferred(self, entry_id: int, note: str) -> int | None:
+        """The agent passed the caller on: their conversation ends (the agent goes to wrap-up), with the trail on
+        the ticket. Returns the agent's id (None when the conversation was already over)."""
+        with unit_of_work(self.engine, self.bus) as uow:
+            s = uow.session
+            entry = s.get(QueueEntry, entry_id)
+            if entry is None or entry.state is not QueueEntryState.ANSWERED or entry.left_at is not None:
+                return None
+            _note(s, entry.call_id, note)
+        return self.conversation_ended(entry_id)
+
+    def note_on_entry(self, entry_id: int, note: str) -> None:
+        """A line on the ticket of the entry's call."""
+        with unit_of_work(self.engine, self.bus) as uow:
+            entry = uow.session.get(QueueEntry, entry_id)
+            if entry is not None:
+                _note(uow.session, entry.call_id, note)
+
+    def requeue(self, entry_id: int, *, topic: str | None, target_agent_id: int | None) -> int:
+        """The caller of a closed entry waits again, at the front (a transfer to an agent or a skill, or a
+        service that did not answer): a new entry with the same call, words and number."""
+        with unit_of_work(self.engine, self.bus) as uow:
+            s = uow.session
+            old = s.get(QueueEntry, entry_id)
+            assert old is not None
+            entry = QueueEntry(
+                call_id=old.call_id, channel_id=old.channel_id, caller_phone=old.caller_phone, topic=topic,
+                faq_id=old.faq_id, priority=PRIORITY_TRANSFER, reason="transfer", transcript=old.transcript,
+                target_agent_id=target_agent_id,
+            )  # fmt: skip
+            s.add(entry)
+            s.flush()
+            assert entry.id is not None
+            uow.publish(events.QueueChanged(entry_id=entry.id, call_id=entry.call_id, state=entry.state.value))
+            return entry.id
 
     def end_wrap_up(self, agent_id: int) -> bool:
         """The wrap-up is over (timer or request): available, and the last call's handle time is measured.

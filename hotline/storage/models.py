@@ -313,6 +313,7 @@ class QueueEntry(SQLModel, table=True):
     offered_at: datetime | None = None
     answered_at: datetime | None = None
     wrapped_up_at: datetime | None = None  # the agent finished the call's wrap-up: the handle time ends here
+    target_agent_id: int | None = Field(default=None, foreign_key="agent.id", ondelete="SET NULL")  # transferred to
 
 
 class Callback(SQLModel, table=True):

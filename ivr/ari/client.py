@@ -221,6 +221,9 @@ class AriClient:
         """Music on hold for everyone in the bridge (a channel's own playback pauses it for that channel)."""
         await self.request("POST", f"/bridges/{quote(bridge_id)}/moh", {"mohClass": moh_class})
 
+    async def stop_bridge_moh(self, bridge_id: str) -> None:
+        await self.request("DELETE", f"/bridges/{quote(bridge_id)}/moh")
+
     async def originate(
         self,
         channel_id: str,

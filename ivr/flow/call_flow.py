@@ -68,6 +68,7 @@ from ivr.flow.events import (
     TicketCreated,
     TicketLookedUp,
     TimerFired,
+    Transferred,
 )
 from ivr.flow.menu import DOSSIER_TARGET, Menu
 from ivr.flow.prompts import queue_position_text, ticket_status_key
@@ -314,6 +315,8 @@ class CallFlow:
                 self._on_queue_callback_offered()
             case AgentConnected(agent=agent):
                 self._on_agent_connected(agent)
+            case Transferred(to_queue=to_queue, service_failed=failed):
+                self._on_transferred(to_queue, failed)
             case _:
                 assert_never(event)
         out, self._out = self._out, []
@@ -473,6 +476,16 @@ class CallFlow:
         self._enter(CallState.CONNECTED)
         self._record("agent_connected", agent=agent)
         self._set_outcome(CallOutcome.TO_AGENT)
+
+    def _on_transferred(self, to_queue: bool, service_failed: bool) -> None:
+        if self._state is not CallState.CONNECTED:
+            return
+        self._record("transferred", to_queue=to_queue, service_failed=service_failed)
+        if not to_queue:
+            self._play((Prompt("transfer_to_service"),), interruptible=False)  # then music until they answer
+            return
+        self._enter(CallState.QUEUED)
+        self._play((Prompt("transfer_failed" if service_failed else "transfer_to_agent"),), interruptible=False)
 
     def _on_ticket_created(self, dossier: str) -> None:
         if self._state in (CallState.QUEUED, CallState.CONNECTED) and self._ticket_dossier is None:

@@ -146,6 +146,15 @@ class AgentConnected:
     agent: str
 
 
+@dataclass(frozen=True, slots=True)
+class Transferred:
+    """The agent passed the caller on: back into the queue at the front (`to_queue`), or to a city service's
+    line that is being dialled. `service_failed`: the service did not answer, so the caller waits again."""
+
+    to_queue: bool
+    service_failed: bool = False
+
+
 Event = (
     CallStarted
     | CallResumed
@@ -164,4 +173,5 @@ Event = (
     | QueueAnnouncement
     | QueueCallbackOffered
     | AgentConnected
+    | Transferred
 )

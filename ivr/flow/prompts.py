@@ -63,6 +63,9 @@ PROMPT_TEXTS: dict[str, str] = {
     "queue_callback_key": "Pour être rappelé par un conseiller, tapez 1.",
     "queue_long_wait": "Le temps d'attente est plus long que prévu.",  # "se prolonge" was heard "se proulonge"
     "queue_callback_taken": "C'est noté : un conseiller vous rappellera.",
+    "transfer_to_agent": "Je vous transfère à un autre conseiller. Merci de patienter.",
+    "transfer_to_service": "Je vous mets en relation avec le service concerné. Merci de patienter.",
+    "transfer_failed": "Le service ne répond pas. Un conseiller va reprendre votre appel, merci de patienter.",
     "your_dossier_is": "Votre numéro de dossier est le",
     "technical_problem": (
         "Nous rencontrons un problème technique et ne pouvons pas enregistrer votre demande. "

@@ -41,18 +41,22 @@ from hotline.domain.queue import (
     position_of,
     spoken_minutes,
 )
+from hotline.domain.transfers import TransferKind, transfer_note
 from hotline.services.callbacks import CallbackService, PlacedCallback
 from hotline.services.queue import NewEntry, QueueConflictError, QueueService, QueueSnapshot
+from hotline.services.transfers import TransferOrder, TransferRefusedError
 from hotline.storage.models import QueueEntry, utc_now
 from ivr.flow import commands as cmd
 from ivr.flow import events as ev
-from ivr.runtime.callback_calls import CallbackCalls, CallbackDialling, is_callback_leg
+from ivr.runtime.callback_calls import CARRIER_ENDPOINT, CallbackCalls, CallbackDialling, is_callback_leg
 
 log = logging.getLogger(__name__)
 
 HOLDING_PREFIX = "hotline-queue-"  # Asterisk keeps a destroyed bridge's id taken: each bridge gets a new one
 AGENT_LEG_PREFIX = "hotline-agent-"  # the channel id of every agent leg the queue dials
 CONVERSATION_PREFIX = "hotline-conv-"
+TRANSFER_LEG_PREFIX = "hotline-transfer-"  # a city service's line, dialled for a caller an agent passed on
+TRANSFER_RING_TIMEOUT_S = 30
 DISPATCH_TICK_S = 1.0  # skill overflow and announcements are checked this often
 DEFAULT_RING_TIMEOUT_S = 15
 DEFAULT_WRAP_UP_S = 30.0
@@ -62,7 +66,9 @@ DEFAULT_MAX_WAIT_S = 600.0  # an expected wait past this offers the callback at 
 
 def is_agent_leg(channel_id: str) -> bool:
     """A leg the queue dials: an agent's phone for a waiting caller, or either leg of a callback."""
-    return channel_id.startswith(AGENT_LEG_PREFIX) or is_callback_leg(channel_id)
+    return (channel_id.startswith(AGENT_LEG_PREFIX) or channel_id.startswith(TRANSFER_LEG_PREFIX)) or is_callback_leg(
+        channel_id
+    )
 
 
 class AcdControl(Protocol):
@@ -70,6 +76,7 @@ class AcdControl(Protocol):
     async def add_channel(self, bridge_id: str, channel_id: str) -> None: ...
     async def remove_channel(self, bridge_id: str, channel_id: str) -> None: ...
     async def start_bridge_moh(self, bridge_id: str, moh_class: str = "default") -> None: ...
+    async def stop_bridge_moh(self, bridge_id: str) -> None: ...
     async def destroy_bridge(self, bridge_id: str) -> None: ...
     async def bridges(self) -> list[dict[str, Any]]: ...
     async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
@@ -138,6 +145,19 @@ class _Conversation:
     leg_id: str
     bridge_id: str
     ended: bool = False
+    session: QueuedCall | None = None
+
+
+@dataclass
+class _ServiceLeg:
+    """A caller passed to a city service's number: the service's leg, ringing then talking."""
+
+    order: TransferOrder
+    session: QueuedCall
+    bridge_id: str
+    leg_id: str
+    answered: bool = False
+    over: bool = False
 
 
 @dataclass
@@ -145,6 +165,7 @@ class _State:
     waiting: dict[int, _Waiting] = field(default_factory=dict)  # by entry id
     offers: dict[str, _Offer] = field(default_factory=dict)  # by agent leg id
     conversations: dict[int, _Conversation] = field(default_factory=dict)  # by entry id
+    services: dict[str, _ServiceLeg] = field(default_factory=dict)  # by the service leg's id
 
 
 class Acd:
@@ -176,6 +197,7 @@ class Acd:
         self._dialling_callbacks: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.callback_service = callbacks
+        self.dialling = dialling
         self.callbacks = (
             CallbackCalls(control, callbacks, dialling, self._schedule_wrap_up_end, self.kick)
             if callbacks is not None and dialling is not None
@@ -264,7 +286,9 @@ class Acd:
         assert entry.id is not None and entry.answered_by_agent_id is not None
         leg = next((leg for leg in legs if leg.startswith(f"{AGENT_LEG_PREFIX}{entry.id}-")), None)
         bridge_id = await self._find_bridge(session.channel_id, CONVERSATION_PREFIX) or ""
-        conversation = _Conversation(entry.id, entry.answered_by_agent_id, session.channel_id, leg or "", bridge_id)
+        conversation = _Conversation(
+            entry.id, entry.answered_by_agent_id, session.channel_id, leg or "", bridge_id, session=session
+        )
         self._state.conversations[entry.id] = conversation
         session.record("conversation_adopted", {"entry_id": entry.id})
         if leg is None:
@@ -344,6 +368,10 @@ class Acd:
         for conversation in list(self._state.conversations.values()):
             if conversation.caller_channel == channel_id:
                 await self._end_conversation(conversation, hang_up=conversation.leg_id)
+                return
+        for service in list(self._state.services.values()):
+            if service.session.channel_id == channel_id:
+                await self._end_service(service, hang_up=service.leg_id)
                 return
 
     async def _leave(self, channel_id: str, state: QueueEntryState) -> bool:
@@ -504,6 +532,9 @@ class Acd:
             else:
                 await self._hangup(leg_id)
             return
+        if leg_id.startswith(TRANSFER_LEG_PREFIX):
+            await self._service_answered(leg_id)
+            return
         offer = self._state.offers.pop(leg_id, None)
         if offer is None:
             await self._hangup(leg_id)
@@ -518,7 +549,9 @@ class Acd:
         holding = self._holding  # as it is now: it may be released while this move is under way
         bridge_id = f"{CONVERSATION_PREFIX}{offer.entry_id}-{secrets.token_hex(4)}"
         release_holding = not self._state.waiting
-        conversation = _Conversation(offer.entry_id, offer.agent_id, waiting.session.channel_id, leg_id, bridge_id)
+        conversation = _Conversation(
+            offer.entry_id, offer.agent_id, waiting.session.channel_id, leg_id, bridge_id, session=waiting.session
+        )
         self._state.conversations[offer.entry_id] = conversation
         # A prompt playing in the holding bridge keeps the channel there until it ends: the flow stops its own
         # (AgentConnected), and whatever still plays is stopped, before the move.
@@ -547,6 +580,9 @@ class Acd:
             if self.callbacks is not None:
                 await self.callbacks.leg_gone(leg_id, code)
             return
+        if leg_id.startswith(TRANSFER_LEG_PREFIX):
+            await self._service_gone(leg_id)
+            return
         if leg_id in self._state.offers:
             await self._offer_failed(leg_id, cause)
             return
@@ -567,6 +603,100 @@ class Acd:
         agent_id = await asyncio.to_thread(self.queue.conversation_ended, conversation.entry_id)
         if agent_id is not None:
             self._schedule_wrap_up_end(agent_id)
+
+    # --- transfers
+    async def transfer(self, order: TransferOrder) -> None:
+        """Carry out an agent's transfer (hotline.services.transfers checked it): back into the queue at the
+        front for an agent or a skill, or to a service's number (blind: the agent leaves at once)."""
+        conversation = self._state.conversations.get(order.entry_id)
+        if conversation is None or conversation.ended or conversation.session is None:
+            raise TransferRefusedError("the conversation is not in progress")
+        if order.target.kind is TransferKind.NUMBER and self.dialling is None:
+            raise TransferRefusedError("no carrier trunk to dial out (HOTLINE_CARRIER_TRUNK)")
+        session = conversation.session
+        conversation.ended = True
+        self._state.conversations.pop(order.entry_id, None)
+        note = transfer_note(order.agent_name, order.target, order.label)
+        agent_id = await asyncio.to_thread(self.queue.transferred, order.entry_id, note)
+        if agent_id is not None:
+            self._schedule_wrap_up_end(agent_id)
+        session.record("transferred", {"to": str(order.target.kind), "by_agent_id": order.agent_id})
+        if order.target.kind is TransferKind.NUMBER:
+            await self._dial_service(order, session, conversation)
+        else:
+            await self._back_to_queue(order, session, conversation.bridge_id, service_failed=False)
+        await self._hangup(conversation.leg_id)
+
+    async def _back_to_queue(
+        self, order: TransferOrder, session: QueuedCall, bridge_id: str, service_failed: bool
+    ) -> None:
+        """The caller waits again, at the front: for the agent named, or the skill (or the topic they had)."""
+        entry_id = await asyncio.to_thread(
+            self.queue.requeue, order.entry_id, topic=order.topic, target_agent_id=order.target_agent_id
+        )
+        self._state.waiting[entry_id] = _Waiting(session, entry_id, joined_at=utc_now())
+        holding = await self._ensure_holding_bridge()
+        session.feed(ev.Transferred(to_queue=True, service_failed=service_failed))
+        await self.control.add_channel(holding, session.channel_id)  # out of the conversation's bridge
+        waiting = self._state.waiting[entry_id]
+        waiting.announced_position, waiting.announced_at = 1, utc_now()  # the transfer prompt is the news
+        if bridge_id:
+            with contextlib.suppress(Exception):
+                await self.control.destroy_bridge(bridge_id)
+        self.kick()
+
+    async def _dial_service(self, order: TransferOrder, session: QueuedCall, conversation: _Conversation) -> None:
+        assert self.dialling is not None
+        leg_id = f"{TRANSFER_LEG_PREFIX}{order.entry_id}-{secrets.token_hex(3)}"
+        service = _ServiceLeg(order, session, conversation.bridge_id, leg_id)
+        self._state.services[leg_id] = service
+        session.feed(ev.Transferred(to_queue=False))
+        with contextlib.suppress(Exception):
+            await self.control.start_bridge_moh(conversation.bridge_id)  # the caller waits with music
+        try:
+            await self.control.originate(
+                leg_id,
+                f"PJSIP/{CARRIER_ENDPOINT}/sip:{order.target.value}@{self.dialling.trunk}",
+                self.app,
+                f"transfer,{order.entry_id}",
+                TRANSFER_RING_TIMEOUT_S,
+                caller_id=session.caller or self.dialling.caller_id,
+            )
+        except Exception:
+            log.exception("queue: dialling %s for a transfer failed", order.target.value)
+            await self._service_gone(leg_id)
+
+    async def _service_answered(self, leg_id: str) -> None:
+        service = self._state.services.get(leg_id)
+        if service is None or service.over:
+            await self._hangup(leg_id)
+            return
+        service.answered = True
+        with contextlib.suppress(Exception):
+            await self.control.stop_bridge_moh(service.bridge_id)
+        await self.control.add_channel(service.bridge_id, leg_id)
+        service.session.record("service_answered", {"entry_id": service.order.entry_id})
+        await asyncio.to_thread(self.queue.note_on_entry, service.order.entry_id, "Le service a répondu.")
+
+    async def _service_gone(self, leg_id: str) -> None:
+        service = self._state.services.get(leg_id)
+        if service is None or service.over:
+            return
+        if service.answered:  # the caller's talk with the service is over: their call too
+            await self._end_service(service, hang_up=service.session.channel_id)
+            return
+        service.over = True
+        self._state.services.pop(leg_id, None)
+        note = f"Le {service.order.label} n'a pas répondu : l'appelant attend de nouveau un conseiller."
+        await asyncio.to_thread(self.queue.note_on_entry, service.order.entry_id, note)
+        await self._back_to_queue(service.order, service.session, service.bridge_id, service_failed=True)
+
+    async def _end_service(self, service: _ServiceLeg, hang_up: str) -> None:
+        service.over = True
+        self._state.services.pop(service.leg_id, None)
+        await self._hangup(hang_up)
+        with contextlib.suppress(Exception):
+            await self.control.destroy_bridge(service.bridge_id)
 
     def _schedule_wrap_up_end(self, agent_id: int) -> None:
         loop = asyncio.get_running_loop()

@@ -3,6 +3,7 @@ CSRF, the agent's own state with its rules, wrap-up, and the waiting callers wit
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,9 +17,10 @@ from hotline.domain.enums import AgentState
 from hotline.domain.roles import Role
 from hotline.services.agent_accounts import AgentAccounts
 from hotline.services.queue import NewEntry, QueueService
+from hotline.services.transfers import TransferOrder
 from hotline.settings import DEFAULT_KB_PATH, Settings
 from hotline.storage.db import make_engine, session_scope, upgrade_database
-from hotline.storage.models import AgentStateChange, Call, Ticket
+from hotline.storage.models import Agent, AgentStateChange, Call, Ticket
 from ivr.runtime.store import CallStore
 from kb.loader import load_kb
 
@@ -212,3 +214,51 @@ def test_callbacks_listed_with_their_attempts_and_called_now_once(
     assert client.get("/api/callbacks?limit=0").status_code == 422
     client.cookies.clear()
     assert client.get("/api/callbacks").status_code == 401
+
+
+def test_a_transfer_is_checked_then_handed_to_the_queue(engine_and_client: tuple[Engine, TestClient]) -> None:
+    engine, client = engine_and_client
+    with session_scope(engine) as s:
+        call = Call(channel_id="c11", caller_number="0677777777", called_number="0800123456")
+        s.add(call)
+        s.flush()
+        assert call.id is not None
+        call_id = call.id
+    queue = QueueService(engine)
+    entry_id = queue.enqueue(NewEntry(call_id, "c11", "0677777777", "eau", None, 0, "caller_asked", None))
+    csrf = sign_in(client)
+    url = f"/api/calls/{call_id}/transfer"
+    assert client.post(url, json={"to": "agent:bob"}, headers=csrf).status_code == 503, "no IVR in this process"
+    orders: list[TransferOrder] = []
+
+    async def carry_out(order: TransferOrder) -> None:
+        orders.append(order)
+
+    state = client.app.state  # type: ignore[attr-defined]
+    state.parts = dataclasses.replace(state.parts, transfer=carry_out)
+    r = client.post(url, json={"to": "agent:bob"}, headers=csrf)
+    assert r.status_code == 409 and "not in a conversation with you" in r.json()["detail"], "still waiting"
+    with session_scope(engine, write=False) as s:
+        alice = s.exec(select(Agent).where(Agent.login == "alice")).one()
+        bob = s.exec(select(Agent).where(Agent.login == "bob")).one()
+    queue.set_agent_state(alice.id, AgentState.AVAILABLE)
+    queue.offer(entry_id, alice.id)
+    assert queue.answered(entry_id, alice.id)
+    assert client.post(url, json={"to": "agent:bob", "attended": True}, headers=csrf).status_code == 501
+    assert client.post(url, json={"to": "bob"}, headers=csrf).status_code == 422
+    assert client.post(url, json={"to": "agent:nobody"}, headers=csrf).status_code == 404
+    assert client.post(url, json={"to": "agent:alice"}, headers=csrf).status_code == 409, "to oneself"
+    assert client.post(url, json={"to": "skill:astronomie"}, headers=csrf).status_code == 404
+    assert client.post(url, json={"to": "agent:bob"}).status_code == 403, "CSRF"
+    assert client.post("/api/calls/999999/transfer", json={"to": "agent:bob"}, headers=csrf).status_code == 404
+    assert orders == [], "nothing refused reached the queue"
+    r = client.post(url, json={"to": "agent:bob"}, headers=csrf)
+    assert r.status_code == 200 and r.json() == {"call_id": call_id, "to": "agent:bob", "attended": False}
+    r = client.post(url, json={"to": "number:03 80 12 34 56"}, headers=csrf)
+    assert r.status_code == 200 and r.json()["to"] == "number:0380123456"
+    assert [(o.target_agent_id, o.topic, o.entry_id) for o in orders] == [
+        (bob.id, "eau", entry_id),
+        (None, "eau", entry_id),
+    ]
+    bob_csrf = sign_in(client, "bob")
+    assert client.post(url, json={"to": "skill:eau"}, headers=bob_csrf).status_code == 409, "not bob's call"

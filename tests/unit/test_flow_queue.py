@@ -15,6 +15,7 @@ from ivr.flow.events import (
     QueueUnavailable,
     SpeechRecognized,
     TicketCreated,
+    Transferred,
 )
 from ivr.flow.prompts import queue_position_text
 from tests.unit.test_flow import Call, of_type, records
@@ -123,3 +124,37 @@ def test_pressing_1_in_the_queue_leaves_it_for_a_callback_with_the_dossier_numbe
     out = call.finish()
     assert of_type(out, Play)[0].media == (Prompt("your_dossier_is"), Digits("12345678"), Prompt("goodbye"))
     assert call.state() is CallState.GOODBYE
+
+
+def connected_call() -> Call:
+    call = queued_call()
+    call.send(QueueJoined(1, None))
+    call.finish()
+    call.send(AgentConnected("alice"))
+    assert call.state() is CallState.CONNECTED
+    return call
+
+
+def test_a_transfer_to_another_agent_puts_the_caller_back_in_the_queue() -> None:
+    call = connected_call()
+    out = call.send(Transferred(to_queue=True))
+    assert call.state() is CallState.QUEUED
+    assert of_type(out, Play)[0].media == (Prompt("transfer_to_agent"),)
+    assert "transferred" in records(out)
+    call.finish()
+    out = call.send(AgentConnected("bob"))
+    assert call.state() is CallState.CONNECTED
+
+
+def test_a_transfer_to_a_service_then_its_failure() -> None:
+    call = connected_call()
+    out = call.send(Transferred(to_queue=False))
+    assert call.state() is CallState.CONNECTED and of_type(out, Play)[0].media == (Prompt("transfer_to_service"),)
+    call.finish()
+    out = call.send(Transferred(to_queue=True, service_failed=True))
+    assert call.state() is CallState.QUEUED and of_type(out, Play)[0].media == (Prompt("transfer_failed"),)
+
+
+def test_a_transfer_outside_a_conversation_is_ignored() -> None:
+    call = queued_call()
+    assert call.send(Transferred(to_queue=True)) == []

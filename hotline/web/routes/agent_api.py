@@ -1,4 +1,5 @@
-"""/api/session, /api/agents/me, /api/queue: signing in, an agent's own state, and the waiting callers.
+"""/api/session, /api/agents/me, /api/queue, /api/calls: signing in, an agent's own state, the waiting callers,
+and passing a caller on.
 
 Every route but sign-in needs the session cookie; every state-changing one also the X-CSRF-Token header.
 Refusals say why, in French for the people who read them, and change nothing.
@@ -6,6 +7,7 @@ Refusals say why, in French for the people who read them, and change nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable
 from datetime import datetime
 from typing import Annotated, Literal
@@ -20,7 +22,9 @@ from hotline.domain.agent_states import AgentStateError, check_request
 from hotline.domain.enums import AgentState, QueueEntryState
 from hotline.domain.queue import WaitingCaller, position_of, queue_order
 from hotline.domain.roles import Role
+from hotline.domain.transfers import TransferTargetError
 from hotline.services.queue import QueueConflictError, QueueService, waited_s
+from hotline.services.transfers import TransferNotFoundError, TransferRefusedError, prepare_transfer
 from hotline.services.web_sessions import SESSION_TTL, TooManyAttemptsError
 from hotline.storage.models import Agent, AgentStateChange, QueueEntry, Ticket, utc_now
 from hotline.web.deps import (
@@ -275,6 +279,44 @@ def take_call(call_id: int, user: AnyAgent, session: SessionDep, parts: PartsDep
         raise HTTPException(status.HTTP_409_CONFLICT, f"Impossible de prendre cet appel : {exc}.") from exc
     assert offered.id is not None
     return TakeResponse(entry_id=offered.id, call_id=offered.call_id, state=offered.state)
+
+
+class TransferRequest(BaseModel):
+    to: str = Field(
+        description='"agent:LOGIN" or "skill:TOPIC" (back into the queue at the front), or "number:E164"',
+        examples=["agent:alice", "skill:eau", "number:+33380123456"],
+    )
+    attended: bool = False
+
+
+class TransferResponse(BaseModel):
+    call_id: int
+    to: str
+    attended: bool
+
+
+@router.post(
+    "/calls/{call_id}/transfer", response_model=TransferResponse, responses={404: {}, 409: {}, 422: {}, 501: {}}
+)
+async def transfer_call(call_id: int, body: TransferRequest, user: AnyAgent, parts: PartsDep) -> TransferResponse:
+    """Pass the caller of my conversation on: to an agent or a skill (they wait again, first in the queue), or
+    to a city service's number (blind: I leave the call; the caller hears music until the service answers, and
+    waits again for an adviser if it does not). The ticket keeps the trail."""
+    if body.attended:
+        raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "Le transfert accompagné n'est pas encore disponible.")
+    if parts.transfer is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Pas de serveur vocal dans ce processus.")
+    topics = {e.topic for e in parts.kb.entries}
+    try:
+        order = await asyncio.to_thread(prepare_transfer, parts.engine, topics, call_id, user.agent_id, body.to)
+        await parts.transfer(order)
+    except TransferTargetError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"Destination invalide : {exc}") from exc
+    except TransferNotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Destination inconnue : {exc}.") from exc
+    except TransferRefusedError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"Transfert impossible : {exc}.") from exc
+    return TransferResponse(call_id=call_id, to=str(order.target), attended=False)
 
 
 @router.get("/events", response_class=EventSourceResponse)

@@ -1,0 +1,70 @@
+"""An agent's transfer request, checked against the database before the queue carries it out: the caller must be
+in a conversation with this agent; the target agent must exist, be active and not be the agent; the skill must be
+a topic of the knowledge base. The queue (ivr.runtime.acd) then moves the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from hotline.domain.enums import QueueEntryState
+from hotline.domain.transfers import TransferKind, TransferTarget, parse_target
+from hotline.services.unit_of_work import unit_of_work
+from hotline.storage.models import Agent, QueueEntry
+
+
+class TransferRefusedError(RuntimeError):
+    """Not now or not there: the message says why (409)."""
+
+
+class TransferNotFoundError(LookupError):
+    """No such call or agent (404)."""
+
+
+@dataclass(frozen=True)
+class TransferOrder:
+    entry_id: int
+    call_id: int
+    agent_id: int
+    agent_name: str
+    target: TransferTarget
+    label: str  # the target as the ticket says it: an agent's name, a topic, a number
+    target_agent_id: int | None = None
+    topic: str | None = None  # the topic the caller waits for, when back in the queue
+
+
+def prepare_transfer(engine: Engine, topics: Collection[str], call_id: int, agent_id: int, to: str) -> TransferOrder:
+    """The order for the queue (TransferTargetError when `to` does not parse)."""
+    target = parse_target(to)
+    with unit_of_work(engine, None, write=False) as uow:
+        s = uow.session
+        entry = s.exec(
+            select(QueueEntry).where(QueueEntry.call_id == call_id).order_by(col(QueueEntry.id).desc())
+        ).first()
+        if entry is None or entry.id is None:
+            raise TransferNotFoundError(f"no queued call {call_id}")
+        talking = entry.state is QueueEntryState.ANSWERED and entry.left_at is None
+        if not talking or entry.answered_by_agent_id != agent_id:
+            raise TransferRefusedError("this call is not in a conversation with you")
+        agent = s.get(Agent, agent_id)
+        assert agent is not None
+        order = TransferOrder(entry.id, call_id, agent_id, agent.display_name, target, target.value, topic=entry.topic)
+        match target.kind:
+            case TransferKind.AGENT:
+                other = s.exec(select(Agent).where(Agent.login == target.value)).first()
+                if other is None or not other.active:
+                    raise TransferNotFoundError(f"no active agent {target.value!r}")
+                if other.id == agent_id:
+                    raise TransferRefusedError("you cannot transfer a call to yourself")
+                return TransferOrder(entry.id, call_id, agent_id, agent.display_name, target, other.display_name,
+                                     target_agent_id=other.id, topic=entry.topic)  # fmt: skip
+            case TransferKind.SKILL:
+                if target.value not in topics:
+                    raise TransferNotFoundError(f"no topic {target.value!r} (topics: {', '.join(sorted(topics))})")
+                return TransferOrder(entry.id, call_id, agent_id, agent.display_name, target, target.value,
+                                     topic=target.value)  # fmt: skip
+            case TransferKind.NUMBER:
+                return order
