@@ -57,6 +57,7 @@ AGENT_LEG_PREFIX = "hotline-agent-"  # the channel id of every agent leg the que
 CONVERSATION_PREFIX = "hotline-conv-"
 TRANSFER_LEG_PREFIX = "hotline-transfer-"  # a city service's line, dialled for a caller an agent passed on
 TRANSFER_RING_TIMEOUT_S = 30
+PROMPT_DONE_TIMEOUT_S = 10.0  # the transfer prompt lasts about 4 s
 DISPATCH_TICK_S = 1.0  # skill overflow and announcements are checked this often
 DEFAULT_RING_TIMEOUT_S = 15
 DEFAULT_WRAP_UP_S = 30.0
@@ -99,6 +100,7 @@ class QueuedCall(Protocol):
 
     channel_id: str
     caller: str | None
+    current_playback: str | None  # the ARI playback the caller hears now
 
     def feed(self, event: ev.Event) -> None: ...
     def record(self, kind: str, data: dict[str, Any]) -> None: ...
@@ -621,36 +623,50 @@ class Acd:
         if agent_id is not None:
             self._schedule_wrap_up_end(agent_id)
         session.record("transferred", {"to": str(order.target.kind), "by_agent_id": order.agent_id})
+        await self._hangup(conversation.leg_id)  # the agent leaves first: the caller alone hears the prompt
         if order.target.kind is TransferKind.NUMBER:
-            await self._dial_service(order, session, conversation)
+            self._spawn(self._dial_service(order, session, conversation))
         else:
-            await self._back_to_queue(order, session, conversation.bridge_id, service_failed=False)
-        await self._hangup(conversation.leg_id)
+            self._spawn(self._back_to_queue(order, session, conversation.bridge_id, service_failed=False))
 
     async def _back_to_queue(
         self, order: TransferOrder, session: QueuedCall, bridge_id: str, service_failed: bool
     ) -> None:
-        """The caller waits again, at the front: for the agent named, or the skill (or the topic they had)."""
+        """The caller waits again, at the front: for the agent named, or the skill (or the topic they had). They
+        hear the transfer prompt to its end first, then join the holding bridge and may be offered."""
         entry_id = await asyncio.to_thread(
             self.queue.requeue, order.entry_id, topic=order.topic, target_agent_id=order.target_agent_id
         )
-        self._state.waiting[entry_id] = _Waiting(session, entry_id, joined_at=utc_now())
-        holding = await self._ensure_holding_bridge()
         session.feed(ev.Transferred(to_queue=True, service_failed=service_failed))
+        await session.settle()
+        await self._prompt_done(session)
+        holding = await self._ensure_holding_bridge()
+        waiting = _Waiting(session, entry_id, joined_at=utc_now())
+        waiting.announced_position, waiting.announced_at = 1, utc_now()  # the transfer prompt was the news
+        self._state.waiting[entry_id] = waiting
         await self.control.add_channel(holding, session.channel_id)  # out of the conversation's bridge
-        waiting = self._state.waiting[entry_id]
-        waiting.announced_position, waiting.announced_at = 1, utc_now()  # the transfer prompt is the news
         if bridge_id:
             with contextlib.suppress(Exception):
                 await self.control.destroy_bridge(bridge_id)
         self.kick()
 
+    @staticmethod
+    async def _prompt_done(session: QueuedCall, timeout_s: float = PROMPT_DONE_TIMEOUT_S) -> None:
+        """Until the caller's current prompt has ended (at most `timeout_s`)."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while session.current_playback is not None and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+
     async def _dial_service(self, order: TransferOrder, session: QueuedCall, conversation: _Conversation) -> None:
         assert self.dialling is not None
         leg_id = f"{TRANSFER_LEG_PREFIX}{order.entry_id}-{secrets.token_hex(3)}"
         service = _ServiceLeg(order, session, conversation.bridge_id, leg_id)
-        self._state.services[leg_id] = service
+        self._state.services[leg_id] = service  # the caller hanging up meanwhile ends it
         session.feed(ev.Transferred(to_queue=False))
+        await session.settle()
+        await self._prompt_done(session)  # the caller hears the whole sentence, then music while it rings
+        if service.over:
+            return
         with contextlib.suppress(Exception):
             await self.control.start_bridge_moh(conversation.bridge_id)  # the caller waits with music
         try:

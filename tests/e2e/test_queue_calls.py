@@ -48,6 +48,7 @@ WRAP_UP_S = 2  # short, so the test sees the agent available again
 RING_TIMEOUT_S = 5  # the smallest the setting allows
 CALLER_TONE_HZ = 700.0
 AGENT_TONE_HZ = 1000.0
+OTHER_TONE_HZ = 1300.0  # the second agent, or the city service a caller is transferred to
 MIN_TONE_S = 3.0  # of the 6 s each side sends
 CHOOSE_MS = 1500  # 0 pressed during the welcome
 CALLBACK_ATTEMPTS = 2
@@ -424,6 +425,108 @@ def test_two_agents_three_callers_priority_skills_and_longest_idle(
                  timeout=WRAP_UP_S + 10)  # fmt: skip
         api.state("offline")
         api.close()
+    assert_nothing_left(asterisk)
+
+
+def transfer(api: Api, call_id: int, to: str) -> dict[str, Any]:
+    r = api.client.post(f"/api/calls/{call_id}/transfer", json={"to": to}, headers=api.csrf)
+    assert r.status_code == 200, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+def test_an_agent_transfers_the_caller_to_a_colleague(
+    tmp_path: Path, asterisk: AsteriskSandbox, queue_hotline: HotlineProcess, queue_agents: dict[str, AgentAccount]
+) -> None:
+    """Alice answers, then passes the caller to Bob: the caller hears the transfer prompt, then Bob."""
+    alice, bob = queue_agents["alice"], queue_agents["bob"]
+    alice_api, bob_api = Api(queue_hotline.base_url, alice.login), Api(queue_hotline.base_url, bob.login)
+    for api in (alice_api, bob_api):
+        api.state("paused", "pause")
+    caller = "0622000021"
+    alice_phone = AgentPhone(alice.login, alice.sip_password, talk=[Silence(1000)], hold_ms=30_000,
+                             target=asterisk.target, workdir=tmp_path / "alice")  # fmt: skip
+    bob_phone = AgentPhone(bob.login, bob.sip_password, talk=[Silence(500), Tone(OTHER_TONE_HZ, 6000)], hold_ms=8000,
+                           target=asterisk.target, workdir=tmp_path / "bob")  # fmt: skip
+    results: dict[str, CallResult] = {}
+    heard = play_audio(asterisk, cmd.Prompt("transfer_to_agent"))
+    with alice_phone, bob_phone:
+        alice_api.state("available")
+        thread = call_in_background(results, caller, asterisk, caller, [Silence(CHOOSE_MS), Dtmf("0")], 45_000,
+                                    tmp_path / "caller")  # fmt: skip
+        wait_for("Alice on the call", lambda: alice_api.me()["state"] == "on_call", timeout=20)
+        bob_api.state("available")  # after Alice took the caller: nobody waits for him
+        call_id = alice_api.me()["call"]["call_id"]
+        time.sleep(1.0)
+        assert transfer(alice_api, call_id, f"agent:{bob.login}")["to"] == f"agent:{bob.login}"
+        wait_for("Bob on the call", lambda: bob_api.me()["state"] == "on_call", timeout=20)
+        assert alice_api.me()["state"] in ("wrap_up", "available")
+        bob_phone.wait_call(30)
+        thread.join(60)
+    alice_phone.stop()
+    call = results[caller]
+    _, score = find_in(call.samples, heard)
+    heard_bob = tone_seconds(call.samples, OTHER_TONE_HZ)
+    print(f"[e2e figures] transfer to an agent: prompt match {score:.3f}, the caller heard Bob {heard_bob:.1f} s")
+    assert score >= 0.9 and heard_bob >= MIN_TONE_S, call.describe()
+    entries = rows(queue_hotline, select(QueueEntry).where(QueueEntry.call_id == call_id).order_by(col(QueueEntry.id)))
+    ids = {a.login: a.id for a in rows(queue_hotline, select(Agent))}
+    assert [(e.answered_by_agent_id, e.reason) for e in entries] == [(ids[alice.login], "caller_asked"),
+                                                                      (ids[bob.login], "transfer")]  # fmt: skip
+    assert entries[1].target_agent_id == ids[bob.login] and entries[1].priority > entries[0].priority
+    [ticket] = rows(queue_hotline, select(Ticket).where(Ticket.call_id == call_id))
+    notes = [n.body for n in rows(queue_hotline, select(TicketNote).where(TicketNote.ticket_id == ticket.id))]
+    assert f"Transféré par Agent {alice.login} au conseiller Agent {bob.login}." in notes, notes
+    for api in (alice_api, bob_api):
+        wait_for("available after the wrap-up", lambda api=api: api.me()["state"] == "available",
+                 timeout=WRAP_UP_S + 10)  # fmt: skip
+        api.state("offline")
+        api.close()
+    assert_nothing_left(asterisk)
+
+
+def test_an_agent_transfers_the_caller_to_a_city_service(
+    tmp_path: Path,
+    asterisk: AsteriskSandbox,
+    queue_hotline: HotlineProcess,
+    queue_agent: AgentAccount,
+    carrier_port: int,
+) -> None:
+    """A blind transfer to a service's number on the carrier trunk: Alice leaves, the caller hears the service."""
+    api = Api(queue_hotline.base_url, queue_agent.login)
+    api.state("paused", "pause")
+    caller, service_number = "0622000022", "0380000001"
+    alice_phone = AgentPhone(queue_agent.login, queue_agent.sip_password, talk=[Silence(1000)], hold_ms=30_000,
+                             target=asterisk.target, workdir=tmp_path / "alice")  # fmt: skip
+    service = AgentPhone(service_number, "", talk=[Silence(500), Tone(OTHER_TONE_HZ, 6000)], hold_ms=8000,
+                         target=asterisk.target, workdir=tmp_path / "service", sip_port=carrier_port,
+                         registers=False)  # fmt: skip
+    results: dict[str, CallResult] = {}
+    with alice_phone, service:
+        api.state("available")
+        thread = call_in_background(results, caller, asterisk, caller, [Silence(CHOOSE_MS), Dtmf("0")], 45_000,
+                                    tmp_path / "caller")  # fmt: skip
+        wait_for("Alice on the call", lambda: api.me()["state"] == "on_call", timeout=20)
+        call_id = api.me()["call"]["call_id"]
+        time.sleep(1.0)
+        transfer(api, call_id, f"number:{service_number}")
+        service.wait_call(30)
+        thread.join(60)
+    alice_result, service_result = alice_phone.stop(), service.stop()
+    call = results[caller]
+    heard_service = tone_seconds(call.samples, OTHER_TONE_HZ)
+    print(f"[e2e figures] transfer to a service: the caller heard the service {heard_service:.1f} s")
+    assert service_result.calls_answered == 1 and heard_service >= MIN_TONE_S, call.describe()
+    assert alice_result.hung_up_by == "asterisk", "the agent's leg ends at the transfer"
+    assert call.hung_up_by == "asterisk", "the service's hang-up ends the caller's call"
+    invites = [m for m in read_messages(service_result.workdir / "uas-messages.log") if m.method == "INVITE"]
+    assert invites and f"sip:{service_number}@" in invites[0].text
+    [ticket] = rows(queue_hotline, select(Ticket).where(Ticket.call_id == call_id))
+    notes = [n.body for n in rows(queue_hotline, select(TicketNote).where(TicketNote.ticket_id == ticket.id))]
+    assert f"Transféré par Agent {queue_agent.login} au {service_number}." in notes and "Le service a répondu." in notes
+    wait_for("available after the wrap-up", lambda: api.me()["state"] == "available", timeout=WRAP_UP_S + 10)
+    api.state("offline")
+    api.close()
     assert_nothing_left(asterisk)
 
 
