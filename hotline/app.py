@@ -83,7 +83,7 @@ class Hotline:
             ari_connected=self.ari_connected,
             bus=self.bus,
             pause_reasons=tuple(self.settings.pause_reasons),
-            transfer=self.ivr.acd.transfer if self.ivr is not None and self.ivr.acd is not None else None,
+            transfers=self.ivr.acd if self.ivr is not None else None,
         )
         return create_web_app(parts, lifespan=self._lifespan)
 

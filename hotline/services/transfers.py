@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
@@ -36,12 +37,18 @@ class TransferOrder:
     topic: str | None = None  # the topic the caller waits for, when back in the queue
 
 
-def prepare_transfer(engine: Engine, topics: Collection[str], call_id: int, agent_id: int, to: str) -> TransferOrder:
-    """The order for the queue (TransferTargetError when `to` does not parse)."""
-    target = parse_target(to)
+class TransferDesk(Protocol):
+    """What carries transfers out (the queue, ivr.runtime.acd.Acd)."""
+
+    async def transfer(self, order: TransferOrder, attended: bool = False) -> None: ...
+    async def complete_transfer(self, entry_id: int) -> None: ...
+    async def cancel_transfer(self, entry_id: int) -> None: ...
+
+
+def conversation_of(engine: Engine, call_id: int, agent_id: int) -> int:
+    """The queue entry of `call_id`'s conversation with `agent_id` (TransferNotFoundError, TransferRefusedError)."""
     with unit_of_work(engine, None, write=False) as uow:
-        s = uow.session
-        entry = s.exec(
+        entry = uow.session.exec(
             select(QueueEntry).where(QueueEntry.call_id == call_id).order_by(col(QueueEntry.id).desc())
         ).first()
         if entry is None or entry.id is None:
@@ -49,6 +56,17 @@ def prepare_transfer(engine: Engine, topics: Collection[str], call_id: int, agen
         talking = entry.state is QueueEntryState.ANSWERED and entry.left_at is None
         if not talking or entry.answered_by_agent_id != agent_id:
             raise TransferRefusedError("this call is not in a conversation with you")
+        return entry.id
+
+
+def prepare_transfer(engine: Engine, topics: Collection[str], call_id: int, agent_id: int, to: str) -> TransferOrder:
+    """The order for the queue (TransferTargetError when `to` does not parse)."""
+    target = parse_target(to)
+    entry_id = conversation_of(engine, call_id, agent_id)
+    with unit_of_work(engine, None, write=False) as uow:
+        s = uow.session
+        entry = s.get(QueueEntry, entry_id)
+        assert entry is not None and entry.id is not None
         agent = s.get(Agent, agent_id)
         assert agent is not None
         order = TransferOrder(entry.id, call_id, agent_id, agent.display_name, target, target.value, topic=entry.topic)

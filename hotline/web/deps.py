@@ -4,7 +4,7 @@ request, the signed-in agent and a role check."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated
@@ -16,7 +16,7 @@ from sqlmodel import Session
 from hotline.bus import EventBus
 from hotline.domain.agent_states import DEFAULT_PAUSE_REASONS
 from hotline.domain.roles import Role
-from hotline.services.transfers import TransferOrder
+from hotline.services.transfers import TransferDesk
 from hotline.services.web_sessions import WebSessions
 from kb.loader import KnowledgeBase
 from kb.matcher import Matcher
@@ -34,7 +34,7 @@ class WebParts:
     sessions: WebSessions | None = None  # None: built on the engine
     pause_reasons: tuple[str, ...] = DEFAULT_PAUSE_REASONS
     secure_cookies: bool = False  # True behind HTTPS
-    transfer: Callable[[TransferOrder], Awaitable[None]] | None = None  # the queue's, when the IVR runs here
+    transfers: TransferDesk | None = None  # the queue, when the IVR runs in this process
 
     @cached_property
     def _own_sessions(self) -> WebSessions:

@@ -57,6 +57,8 @@ AGENT_LEG_PREFIX = "hotline-agent-"  # the channel id of every agent leg the que
 CONVERSATION_PREFIX = "hotline-conv-"
 TRANSFER_LEG_PREFIX = "hotline-transfer-"  # a city service's line, dialled for a caller an agent passed on
 TRANSFER_RING_TIMEOUT_S = 30
+CONSULT_PREFIX = "hotline-consult-"  # the bridge where an agent talks with a service before an attended transfer
+RINGBACK_MEDIA = "tone:ring;tonezone=fr"
 PROMPT_DONE_TIMEOUT_S = 10.0  # the transfer prompt lasts about 4 s
 DISPATCH_TICK_S = 1.0  # skill overflow and announcements are checked this often
 DEFAULT_RING_TIMEOUT_S = 15
@@ -163,11 +165,24 @@ class _ServiceLeg:
 
 
 @dataclass
+class _Consult:
+    """An attended transfer under way: the caller on hold in their bridge, the agent and the service talking."""
+
+    order: TransferOrder
+    conversation: _Conversation
+    bridge_id: str
+    leg_id: str
+    answered: bool = False
+    over: bool = False
+
+
+@dataclass
 class _State:
     waiting: dict[int, _Waiting] = field(default_factory=dict)  # by entry id
     offers: dict[str, _Offer] = field(default_factory=dict)  # by agent leg id
     conversations: dict[int, _Conversation] = field(default_factory=dict)  # by entry id
     services: dict[str, _ServiceLeg] = field(default_factory=dict)  # by the service leg's id
+    consults: dict[str, _Consult] = field(default_factory=dict)  # by the service leg's id
 
 
 class Acd:
@@ -369,6 +384,9 @@ class Acd:
             return
         for conversation in list(self._state.conversations.values()):
             if conversation.caller_channel == channel_id:
+                consult = self._consult_of(conversation.entry_id)
+                if consult is not None:
+                    await self._end_consult(consult, "l'appelant a raccroché")
                 await self._end_conversation(conversation, hang_up=conversation.leg_id)
                 return
         for service in list(self._state.services.values()):
@@ -590,6 +608,12 @@ class Acd:
             return
         for conversation in list(self._state.conversations.values()):
             if conversation.leg_id == leg_id:
+                consult = self._consult_of(conversation.entry_id)
+                if consult is not None and consult.answered:  # hanging up completes it, as on a desk phone
+                    await self.complete_transfer(conversation.entry_id)
+                    return
+                if consult is not None:
+                    await self._end_consult(consult, "le conseiller a raccroché")
                 await self._end_conversation(conversation, hang_up=conversation.caller_channel)
                 return
 
@@ -607,14 +631,22 @@ class Acd:
             self._schedule_wrap_up_end(agent_id)
 
     # --- transfers
-    async def transfer(self, order: TransferOrder) -> None:
+    async def transfer(self, order: TransferOrder, attended: bool = False) -> None:
         """Carry out an agent's transfer (hotline.services.transfers checked it): back into the queue at the
-        front for an agent or a skill, or to a service's number (blind: the agent leaves at once)."""
+        front for an agent or a skill, or to a service's number: blind (the agent leaves at once) or attended
+        (the agent talks with the service first; `complete_transfer` joins the legs)."""
         conversation = self._state.conversations.get(order.entry_id)
         if conversation is None or conversation.ended or conversation.session is None:
             raise TransferRefusedError("the conversation is not in progress")
         if order.target.kind is TransferKind.NUMBER and self.dialling is None:
             raise TransferRefusedError("no carrier trunk to dial out (HOTLINE_CARRIER_TRUNK)")
+        if self._consult_of(order.entry_id) is not None:
+            raise TransferRefusedError("a transfer of this call is already under way")
+        if attended:
+            if order.target.kind is not TransferKind.NUMBER:
+                raise TransferRefusedError("an attended transfer is to a service's number")
+            await self._start_consult(order, conversation)
+            return
         session = conversation.session
         conversation.ended = True
         self._state.conversations.pop(order.entry_id, None)
@@ -682,7 +714,99 @@ class Acd:
             log.exception("queue: dialling %s for a transfer failed", order.target.value)
             await self._service_gone(leg_id)
 
+    # --- attended transfers
+    def _consult_of(self, entry_id: int) -> _Consult | None:
+        return next((c for c in self._state.consults.values() if c.order.entry_id == entry_id and not c.over), None)
+
+    async def _start_consult(self, order: TransferOrder, conversation: _Conversation) -> None:
+        assert self.dialling is not None and conversation.session is not None
+        bridge_id = f"{CONSULT_PREFIX}{order.entry_id}-{secrets.token_hex(4)}"
+        leg_id = f"{TRANSFER_LEG_PREFIX}{order.entry_id}-{secrets.token_hex(3)}"
+        consult = _Consult(order, conversation, bridge_id, leg_id)
+        self._state.consults[leg_id] = consult
+        await self.control.create_bridge(bridge_id, "mixing")
+        await self.control.add_channel(bridge_id, conversation.leg_id)  # the agent, out of the caller's bridge
+        with contextlib.suppress(Exception):
+            await self.control.start_bridge_moh(conversation.bridge_id)  # the caller on hold, with music
+        with contextlib.suppress(Exception):
+            await self.control.play(conversation.leg_id, f"{leg_id}-ringback", [RINGBACK_MEDIA])
+        conversation.session.record("consult_started", {"entry_id": order.entry_id})
+        try:
+            await self.control.originate(
+                leg_id,
+                f"PJSIP/{CARRIER_ENDPOINT}/sip:{order.target.value}@{self.dialling.trunk}",
+                self.app,
+                f"transfer,{order.entry_id}",
+                TRANSFER_RING_TIMEOUT_S,
+                caller_id=self.dialling.caller_id,
+            )
+        except Exception:
+            log.exception("queue: dialling %s for an attended transfer failed", order.target.value)
+            await self._end_consult(consult, "n'a pas pu être appelé")
+
+    async def complete_transfer(self, entry_id: int) -> None:
+        """The agent, having talked with the service, joins the caller and the service and leaves."""
+        consult = self._consult_of(entry_id)
+        if consult is None:
+            raise TransferRefusedError("no attended transfer of this call is under way")
+        if not consult.answered:
+            raise TransferRefusedError("the service has not answered yet")
+        consult.over = True
+        self._state.consults.pop(consult.leg_id, None)
+        conversation, order = consult.conversation, consult.order
+        assert conversation.session is not None
+        conversation.ended = True
+        self._state.conversations.pop(entry_id, None)
+        note = f"{transfer_note(order.agent_name, order.target, order.label)[:-1]}, après un échange avec le service."
+        agent_id = await asyncio.to_thread(self.queue.transferred, entry_id, note)
+        if agent_id is not None:
+            self._schedule_wrap_up_end(agent_id)
+        with contextlib.suppress(Exception):
+            await self.control.stop_bridge_moh(conversation.bridge_id)
+        service = _ServiceLeg(order, conversation.session, conversation.bridge_id, consult.leg_id, answered=True)
+        self._state.services[consult.leg_id] = service
+        await self.control.add_channel(conversation.bridge_id, consult.leg_id)  # the service, to the caller
+        await self._hangup(conversation.leg_id)
+        with contextlib.suppress(Exception):
+            await self.control.destroy_bridge(consult.bridge_id)
+        conversation.session.record("transferred", {"to": "number", "attended": True})
+
+    async def cancel_transfer(self, entry_id: int) -> None:
+        """The agent gives up the attended transfer: the service's leg ends, the agent is back with the caller."""
+        consult = self._consult_of(entry_id)
+        if consult is None:
+            raise TransferRefusedError("no attended transfer of this call is under way")
+        await self._end_consult(consult, "transfert annulé par le conseiller")
+
+    async def _end_consult(self, consult: _Consult, why: str) -> None:
+        """The consultation is over without a transfer: the agent goes back to the caller."""
+        consult.over = True
+        self._state.consults.pop(consult.leg_id, None)
+        await self._hangup(consult.leg_id)
+        conversation = consult.conversation
+        if not conversation.ended:
+            with contextlib.suppress(Exception):
+                await self.control.stop_playback(f"{consult.leg_id}-ringback")
+            with contextlib.suppress(Exception):
+                await self.control.stop_bridge_moh(conversation.bridge_id)
+            with contextlib.suppress(Exception):
+                await self.control.add_channel(conversation.bridge_id, conversation.leg_id)
+        with contextlib.suppress(Exception):
+            await self.control.destroy_bridge(consult.bridge_id)
+        note = f"Transfert accompagné vers le {consult.order.label} : {why}."
+        await asyncio.to_thread(self.queue.note_on_entry, consult.order.entry_id, note)
+
     async def _service_answered(self, leg_id: str) -> None:
+        consult = self._state.consults.get(leg_id)
+        if consult is not None:
+            if consult.over:
+                await self._hangup(leg_id)
+                return
+            consult.answered = True
+            with contextlib.suppress(Exception):
+                await self.control.stop_playback(f"{leg_id}-ringback")
+            await self.control.add_channel(consult.bridge_id, leg_id)  # the agent and the service talk
+            return
         service = self._state.services.get(leg_id)
         if service is None or service.over:
             await self._hangup(leg_id)
@@ -695,6 +819,11 @@ class Acd:
         await asyncio.to_thread(self.queue.note_on_entry, service.order.entry_id, "Le service a répondu.")
 
     async def _service_gone(self, leg_id: str) -> None:
+        consult = self._state.consults.get(leg_id)
+        if consult is not None:
+            if not consult.over:
+                await self._end_consult(consult, "a raccroché" if consult.answered else "n'a pas répondu")
+            return
         service = self._state.services.get(leg_id)
         if service is None or service.over:
             return

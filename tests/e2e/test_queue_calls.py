@@ -49,6 +49,7 @@ RING_TIMEOUT_S = 5  # the smallest the setting allows
 CALLER_TONE_HZ = 700.0
 AGENT_TONE_HZ = 1000.0
 OTHER_TONE_HZ = 1300.0  # the second agent, or the city service a caller is transferred to
+SERVICE_TONE_HZ = 1700.0  # the service, after an attended transfer joined it to the caller
 MIN_TONE_S = 3.0  # of the 6 s each side sends
 CHOOSE_MS = 1500  # 0 pressed during the welcome
 CALLBACK_ATTEMPTS = 2
@@ -524,6 +525,60 @@ def test_an_agent_transfers_the_caller_to_a_city_service(
     [ticket] = rows(queue_hotline, select(Ticket).where(Ticket.call_id == call_id))
     notes = [n.body for n in rows(queue_hotline, select(TicketNote).where(TicketNote.ticket_id == ticket.id))]
     assert f"Transféré par Agent {queue_agent.login} au {service_number}." in notes and "Le service a répondu." in notes
+    wait_for("available after the wrap-up", lambda: api.me()["state"] == "available", timeout=WRAP_UP_S + 10)
+    api.state("offline")
+    api.close()
+    assert_nothing_left(asterisk)
+
+
+def test_an_attended_transfer_to_a_city_service(
+    tmp_path: Path,
+    asterisk: AsteriskSandbox,
+    queue_hotline: HotlineProcess,
+    queue_agent: AgentAccount,
+    carrier_port: int,
+) -> None:
+    """Alice calls the service with the caller on hold, speaks with it (the caller does not hear that), then
+    joins them: the caller hears the service from then on."""
+    api = Api(queue_hotline.base_url, queue_agent.login)
+    api.state("paused", "pause")
+    caller, service_number = "0622000023", "0380000002"
+    alice_phone = AgentPhone(queue_agent.login, queue_agent.sip_password, talk=[Silence(1000)], hold_ms=40_000,
+                             target=asterisk.target, workdir=tmp_path / "alice")  # fmt: skip
+    service_talk = [Silence(500), Tone(OTHER_TONE_HZ, 3000), Silence(3000), Tone(SERVICE_TONE_HZ, 5000)]
+    service = AgentPhone(service_number, "", talk=service_talk, hold_ms=13_000, target=asterisk.target,
+                         workdir=tmp_path / "service", sip_port=carrier_port, registers=False)  # fmt: skip
+    results: dict[str, CallResult] = {}
+    with alice_phone, service:
+        api.state("available")
+        thread = call_in_background(results, caller, asterisk, caller, [Silence(CHOOSE_MS), Dtmf("0")], 60_000,
+                                    tmp_path / "caller")  # fmt: skip
+        wait_for("Alice on the call", lambda: api.me()["state"] == "on_call", timeout=20)
+        call_id = api.me()["call"]["call_id"]
+        time.sleep(1.0)
+        r = api.client.post(f"/api/calls/{call_id}/transfer", json={"to": f"number:{service_number}",
+                            "attended": True}, headers=api.csrf)  # fmt: skip
+        assert r.status_code == 200 and r.json()["attended"] is True, r.text
+        time.sleep(5.0)  # the service answered and said its first words to Alice only
+        r = api.client.post(f"/api/calls/{call_id}/transfer/complete", headers=api.csrf)
+        assert r.status_code == 204, r.text
+        service.wait_call(30)
+        thread.join(60)
+    alice_result, service_result = alice_phone.stop(), service.stop()
+    call = results[caller]
+    alice_heard = tone_seconds(alice_result.samples, OTHER_TONE_HZ)
+    caller_heard_consult = tone_seconds(call.samples, OTHER_TONE_HZ)
+    caller_heard_service = tone_seconds(call.samples, SERVICE_TONE_HZ)
+    print(f"[e2e figures] attended transfer: Alice heard the service {alice_heard:.1f} s, the caller "
+          f"{caller_heard_consult:.1f} s of that and {caller_heard_service:.1f} s after the join")  # fmt: skip
+    assert service_result.calls_answered == 1
+    assert alice_heard >= 2.0 and caller_heard_consult < 0.5, "the consultation is between Alice and the service"
+    assert caller_heard_service >= MIN_TONE_S, call.describe()
+    assert alice_result.hung_up_by == "asterisk" and call.hung_up_by == "asterisk"
+    [ticket] = rows(queue_hotline, select(Ticket).where(Ticket.call_id == call_id))
+    notes = [n.body for n in rows(queue_hotline, select(TicketNote).where(TicketNote.ticket_id == ticket.id))]
+    expected = f"Transféré par Agent {queue_agent.login} au {service_number}, après un échange avec le service."
+    assert expected in notes, notes
     wait_for("available after the wrap-up", lambda: api.me()["state"] == "available", timeout=WRAP_UP_S + 10)
     api.state("offline")
     api.close()

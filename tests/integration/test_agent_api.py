@@ -216,6 +216,25 @@ def test_callbacks_listed_with_their_attempts_and_called_now_once(
     assert client.get("/api/callbacks").status_code == 401
 
 
+class Desk:
+    """What the queue would be given: the orders, and the completions and cancellations."""
+
+    def __init__(self) -> None:
+        self.orders: list[TransferOrder] = []
+        self.attended: list[bool] = []
+        self.done: list[tuple[str, int]] = []
+
+    async def transfer(self, order: TransferOrder, attended: bool = False) -> None:
+        self.orders.append(order)
+        self.attended.append(attended)
+
+    async def complete_transfer(self, entry_id: int) -> None:
+        self.done.append(("complete", entry_id))
+
+    async def cancel_transfer(self, entry_id: int) -> None:
+        self.done.append(("cancel", entry_id))
+
+
 def test_a_transfer_is_checked_then_handed_to_the_queue(engine_and_client: tuple[Engine, TestClient]) -> None:
     engine, client = engine_and_client
     with session_scope(engine) as s:
@@ -229,13 +248,10 @@ def test_a_transfer_is_checked_then_handed_to_the_queue(engine_and_client: tuple
     csrf = sign_in(client)
     url = f"/api/calls/{call_id}/transfer"
     assert client.post(url, json={"to": "agent:bob"}, headers=csrf).status_code == 503, "no IVR in this process"
-    orders: list[TransferOrder] = []
-
-    async def carry_out(order: TransferOrder) -> None:
-        orders.append(order)
-
+    desk = Desk()
     state = client.app.state  # type: ignore[attr-defined]
-    state.parts = dataclasses.replace(state.parts, transfer=carry_out)
+    state.parts = dataclasses.replace(state.parts, transfers=desk)
+    orders = desk.orders
     r = client.post(url, json={"to": "agent:bob"}, headers=csrf)
     assert r.status_code == 409 and "not in a conversation with you" in r.json()["detail"], "still waiting"
     with session_scope(engine, write=False) as s:
@@ -244,7 +260,6 @@ def test_a_transfer_is_checked_then_handed_to_the_queue(engine_and_client: tuple
     queue.set_agent_state(alice.id, AgentState.AVAILABLE)
     queue.offer(entry_id, alice.id)
     assert queue.answered(entry_id, alice.id)
-    assert client.post(url, json={"to": "agent:bob", "attended": True}, headers=csrf).status_code == 501
     assert client.post(url, json={"to": "bob"}, headers=csrf).status_code == 422
     assert client.post(url, json={"to": "agent:nobody"}, headers=csrf).status_code == 404
     assert client.post(url, json={"to": "agent:alice"}, headers=csrf).status_code == 409, "to oneself"
@@ -256,9 +271,14 @@ def test_a_transfer_is_checked_then_handed_to_the_queue(engine_and_client: tuple
     assert r.status_code == 200 and r.json() == {"call_id": call_id, "to": "agent:bob", "attended": False}
     r = client.post(url, json={"to": "number:03 80 12 34 56"}, headers=csrf)
     assert r.status_code == 200 and r.json()["to"] == "number:0380123456"
-    assert [(o.target_agent_id, o.topic, o.entry_id) for o in orders] == [
-        (bob.id, "eau", entry_id),
-        (None, "eau", entry_id),
-    ]
+    r = client.post(url, json={"to": "number:0380123456", "attended": True}, headers=csrf)
+    assert r.status_code == 200 and r.json()["attended"] is True
+    got = [(o.target_agent_id, o.topic, o.entry_id) for o in orders]
+    assert got == [(bob.id, "eau", entry_id), (None, "eau", entry_id), (None, "eau", entry_id)]
+    assert desk.attended == [False, False, True]
+    assert client.post(f"{url}/complete", headers=csrf).status_code == 204
+    assert client.post(f"{url}/cancel", headers=csrf).status_code == 204
+    assert desk.done == [("complete", entry_id), ("cancel", entry_id)]
+    assert client.post(f"{url}/complete").status_code == 403, "CSRF"
     bob_csrf = sign_in(client, "bob")
     assert client.post(url, json={"to": "skill:eau"}, headers=bob_csrf).status_code == 409, "not bob's call"

@@ -41,6 +41,7 @@ from ivr.flow.events import (
     TicketCreated,
     TicketLookedUp,
     TimerFired,
+    Transferred,
 )
 from ivr.flow.prompts import PROMPT_TEXTS
 from tests.unit.test_flow import ACTIONS, CRISIS, Call
@@ -208,6 +209,10 @@ class Walk:
             options.append((3, [QueueAnnouncement(rng.randint(1, 12), rng.choice([None, 2]))]))
             options.append((2, [AgentConnected("alice")]))
             options.append((1, [QueueCallbackOffered()]))
+        if call.state() is CallState.CONNECTED:  # the agent passes the caller on
+            options.append((1, [Transferred(to_queue=True)]))
+            options.append((1, [Transferred(to_queue=False)]))
+            options.append((1, [Transferred(to_queue=True, service_failed=True)]))
         weights = [weight for weight, events in options if events]
         choices = [events for _, events in options if events]
         events = rng.choices(choices, weights)[0]

@@ -8,7 +8,8 @@ Refusals say why, in French for the people who read them, and change nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable
+import contextlib
+from collections.abc import AsyncIterable, Iterator
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -24,7 +25,13 @@ from hotline.domain.queue import WaitingCaller, position_of, queue_order
 from hotline.domain.roles import Role
 from hotline.domain.transfers import TransferTargetError
 from hotline.services.queue import QueueConflictError, QueueService, waited_s
-from hotline.services.transfers import TransferNotFoundError, TransferRefusedError, prepare_transfer
+from hotline.services.transfers import (
+    TransferDesk,
+    TransferNotFoundError,
+    TransferRefusedError,
+    conversation_of,
+    prepare_transfer,
+)
 from hotline.services.web_sessions import SESSION_TTL, TooManyAttemptsError
 from hotline.storage.models import Agent, AgentStateChange, QueueEntry, Ticket, utc_now
 from hotline.web.deps import (
@@ -296,27 +303,58 @@ class TransferResponse(BaseModel):
 
 
 @router.post(
-    "/calls/{call_id}/transfer", response_model=TransferResponse, responses={404: {}, 409: {}, 422: {}, 501: {}}
+    "/calls/{call_id}/transfer", response_model=TransferResponse, responses={404: {}, 409: {}, 422: {}, 503: {}}
 )
 async def transfer_call(call_id: int, body: TransferRequest, user: AnyAgent, parts: PartsDep) -> TransferResponse:
     """Pass the caller of my conversation on: to an agent or a skill (they wait again, first in the queue), or
-    to a city service's number (blind: I leave the call; the caller hears music until the service answers, and
-    waits again for an adviser if it does not). The ticket keeps the trail."""
-    if body.attended:
-        raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "Le transfert accompagné n'est pas encore disponible.")
-    if parts.transfer is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Pas de serveur vocal dans ce processus.")
+    to a city service's number: blind (I leave the call; the caller hears music until the service answers, and
+    waits again for an adviser if it does not), or attended (the caller waits with music while I talk with the
+    service; then `.../transfer/complete` joins them, or `.../transfer/cancel` brings me back). The ticket keeps
+    the trail."""
+    desk = _desk(parts)
     topics = {e.topic for e in parts.kb.entries}
-    try:
+    with _refusals():
         order = await asyncio.to_thread(prepare_transfer, parts.engine, topics, call_id, user.agent_id, body.to)
-        await parts.transfer(order)
+        await desk.transfer(order, body.attended)
+    return TransferResponse(call_id=call_id, to=str(order.target), attended=body.attended)
+
+
+@router.post("/calls/{call_id}/transfer/complete", status_code=204, responses={404: {}, 409: {}, 503: {}})
+async def complete_transfer(call_id: int, user: AnyAgent, parts: PartsDep) -> None:
+    """An attended transfer: the service answered and I have spoken with it; the caller and the service are joined
+    and I leave the call (so does hanging up my phone)."""
+    desk = _desk(parts)
+    with _refusals():
+        entry_id = await asyncio.to_thread(conversation_of, parts.engine, call_id, user.agent_id)
+        await desk.complete_transfer(entry_id)
+
+
+@router.post("/calls/{call_id}/transfer/cancel", status_code=204, responses={404: {}, 409: {}, 503: {}})
+async def cancel_transfer(call_id: int, user: AnyAgent, parts: PartsDep) -> None:
+    """An attended transfer given up: the service's line is hung up and I am back with the caller."""
+    desk = _desk(parts)
+    with _refusals():
+        entry_id = await asyncio.to_thread(conversation_of, parts.engine, call_id, user.agent_id)
+        await desk.cancel_transfer(entry_id)
+
+
+def _desk(parts: PartsDep) -> TransferDesk:
+    if parts.transfers is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Pas de serveur vocal dans ce processus.")
+    return parts.transfers
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """The transfer errors as HTTP answers, in French."""
+    try:
+        yield
     except TransferTargetError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"Destination invalide : {exc}") from exc
     except TransferNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Destination inconnue : {exc}.") from exc
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Introuvable : {exc}.") from exc
     except TransferRefusedError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, f"Transfert impossible : {exc}.") from exc
-    return TransferResponse(call_id=call_id, to=str(order.target), attended=False)
 
 
 @router.get("/events", response_class=EventSourceResponse)
