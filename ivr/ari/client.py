@@ -137,6 +137,15 @@ class AriClient:
         params = {"media": ",".join(media), "lang": lang}
         await self.request("POST", f"/channels/{quote(channel_id)}/play/{quote(playback_id)}", params)
 
+    async def record(self, channel_id: str, name: str, max_s: int) -> None:
+        """Record the caller after a beep into Asterisk's recordings folder as `name`.wav, until # or `max_s`
+        (or 10 s of silence); RecordingFinished / RecordingFailed follow."""
+        params = {
+            "name": name, "format": "wav", "maxDurationSeconds": str(max_s), "maxSilenceSeconds": "10",
+            "ifExists": "overwrite", "beep": "true", "terminateOn": "#",
+        }  # fmt: skip
+        await self.request("POST", f"/channels/{quote(channel_id)}/record", params)
+
     async def continue_in_dialplan(
         self, channel_id: str, context: str, extension: str = "s", priority: int = 1
     ) -> None:

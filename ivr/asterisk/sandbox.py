@@ -56,7 +56,10 @@ TARBALL_EXCLUDES = (
     "./var/cache/apt/archives/*.deb",
 )
 DEVICE_NODES = (("null", 1, 3), ("zero", 1, 5), ("random", 1, 8), ("urandom", 1, 9))
-RUNTIME_DIRS = ("var/run/asterisk", "var/log/asterisk", "var/spool/asterisk", "var/lib/asterisk", "var/cache/asterisk")
+RUNTIME_DIRS = (
+    "var/run/asterisk", "var/log/asterisk", "var/spool/asterisk", "var/lib/asterisk", "var/cache/asterisk",
+    "var/spool/asterisk/recording",  # the callers' recorded messages (ARI record); Asterisk does not make it
+)  # fmt: skip
 
 ARI_READY_TIMEOUT_S = 30.0  # measured 0.4-0.6 s; 30 s leaves room for a loaded CI machine
 ARI_POLL_S = 0.05
@@ -492,6 +495,7 @@ class Sandbox:
         else:
             for key in ("astrundir", "astlogdir", "astspooldir", "astvarlibdir", "astcachedir"):
                 Path(config.directories[key]).mkdir(parents=True, exist_ok=True)
+            (Path(config.directories["astspooldir"]) / "recording").mkdir(exist_ok=True)
         files = write_config(config, etc)
         spool = self.in_root(config.fallback_spool_dir)
         prompts = self.in_root(config.prompts_dir)

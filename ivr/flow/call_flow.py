@@ -42,6 +42,7 @@ from ivr.flow.commands import (
     Play,
     Prompt,
     RecordEvent,
+    RecordMessage,
     RecordValue,
     Say,
     SetAnswered,
@@ -57,6 +58,7 @@ from ivr.flow.events import (
     ConversationResumed,
     DtmfReceived,
     Event,
+    MessageRecorded,
     PlaybackFinished,
     QueueAnnouncement,
     QueueCallbackOffered,
@@ -103,6 +105,8 @@ KEY_YES = "1"
 KEY_NO = "2"
 KEY_BACK_TO_MENU = "1"
 KEY_QUEUE_CALLBACK = "1"  # in the queue: leave it to be called back
+KEY_QUEUE_MESSAGE = "2"  # in the queue: leave it to record a message instead
+MESSAGE_MAX_S = 120  # a caller's recorded message: two minutes at most
 NUMBER_KEYS = frozenset("0123456789")
 DTMF_KEYS = NUMBER_KEYS | {KEY_REPEAT, KEY_SUBMIT}
 
@@ -118,6 +122,7 @@ class CallState(StrEnum):
     HUMAN = "human"  # the person path: joining the queue, or (nobody to take the call) a ticket with a callback
     QUEUED = "queued"  # waiting for an agent, with music on hold and position announcements
     CONNECTED = "connected"  # bridged with an agent: the flow only waits for the hangup
+    MESSAGE = "message"  # out of the queue to leave a recorded message: the intro, then the recording
     GOODBYE = "goodbye"  # last words, then hang up
     ENDED = "ended"  # nothing more happens
 
@@ -207,6 +212,7 @@ class CallFlow:
         self._queue_pending = False  # JoinQueue sent, its answer not in yet
         self._handoff_reason: HandoffReason | None = None
         self._transcript: list[str] = []  # what the caller said, for the agent
+        self._message_recording = False  # in MESSAGE: the recording has been asked for
         self._max_reprompts = MAX_SPEECH_REPROMPTS if speech_enabled else MAX_REPROMPTS
         self._expect: Expect | None = None  # what the recogniser was last told to listen for
         self._suggestion: str | None = None  # the entry of "vous voulez parler de …?"
@@ -242,6 +248,7 @@ class CallFlow:
             CallState.HUMAN: self._ignore_key,
             CallState.QUEUED: self._dtmf_queued,
             CallState.CONNECTED: self._ignore_key,
+            CallState.MESSAGE: self._ignore_key,  # '#' ends the recording in Asterisk itself
             CallState.GOODBYE: self._ignore_key,
             CallState.ENDED: self._ignore_key,
         }
@@ -256,6 +263,7 @@ class CallFlow:
             CallState.HUMAN: self._human_stub_played,
             CallState.QUEUED: lambda: None,  # the holding bridge's music resumes by itself
             CallState.CONNECTED: lambda: None,
+            CallState.MESSAGE: self._message_intro_played,
             CallState.GOODBYE: self._hang_up,
             CallState.ENDED: lambda: None,
         }
@@ -317,6 +325,8 @@ class CallFlow:
                 self._on_agent_connected(agent)
             case Transferred(to_queue=to_queue, service_failed=failed):
                 self._on_transferred(to_queue, failed)
+            case MessageRecorded(name=name, seconds=seconds):
+                self._on_message_recorded(name, seconds)
             case _:
                 assert_never(event)
         out, self._out = self._out, []
@@ -458,9 +468,14 @@ class CallFlow:
         if self._state is not CallState.QUEUED:
             return
         self._record("queue_callback_offered")
-        self._play((Prompt("queue_long_wait"), Prompt("queue_callback_key")), interruptible=False)
+        self._play(
+            (Prompt("queue_long_wait"), Prompt("queue_callback_key"), Prompt("queue_message_key")), interruptible=False
+        )
 
     def _dtmf_queued(self, digit: str) -> None:
+        if digit == KEY_QUEUE_MESSAGE:
+            self._leave_a_message()
+            return
         if digit != KEY_QUEUE_CALLBACK:
             return  # other keys do nothing in the queue: the caller keeps their place
         self._record("queue_callback_requested")
@@ -476,6 +491,39 @@ class CallFlow:
         self._enter(CallState.CONNECTED)
         self._record("agent_connected", agent=agent)
         self._set_outcome(CallOutcome.TO_AGENT)
+
+    def _leave_a_message(self) -> None:
+        """Out of the queue to record a message for the advisers (instead of a callback)."""
+        self._record("queue_message_requested")
+        self._out.append(LeaveQueue())
+        self._enter(CallState.MESSAGE)
+        self._ticket_dossier = None  # the queued call's ticket: its number is said after the message
+        self._message_recording = False
+        self._play((Prompt("message_intro"),), interruptible=False)
+
+    def _message_intro_played(self) -> None:
+        if self._message_recording:
+            return
+        self._message_recording = True
+        self._out.append(RecordMessage(MESSAGE_MAX_S))
+        self._start_timer(_TimerKind.OPERATION, MESSAGE_MAX_S + OPERATION_TIMEOUT_S)
+
+    def _on_message_recorded(self, name: str | None, seconds: float) -> None:
+        if self._state is not CallState.MESSAGE or not self._message_recording:
+            return
+        self._message_recording = False
+        self._record("message_recorded", name=name, seconds=round(seconds, 1))
+        reason = self._handoff_reason or HandoffReason.CALLER_ASKED
+        self._enter(CallState.HUMAN)
+        if name is None:  # nothing was recorded: the callback, as with key 1
+            self._human_stub(reason, "queue_callback_taken")
+            return
+        self._stub_done = False
+        self._play((Prompt("message_kept"),), interruptible=False)
+        self._out.append(
+            CreateTicket(reason.value, self._faq_id, needs_callback=False, message=name, message_s=seconds)
+        )
+        self._start_timer(_TimerKind.OPERATION, OPERATION_TIMEOUT_S)
 
     def _on_transferred(self, to_queue: bool, service_failed: bool) -> None:
         if self._state is not CallState.CONNECTED:
@@ -628,7 +676,7 @@ class CallFlow:
     def _repeat(self) -> None:
         if self._state is CallState.DOSSIER_RESULT and self._result_phase is _ResultPhase.LOOKUP:
             return  # nothing is playing or asked while the lookup runs
-        if self._state in (CallState.QUEUED, CallState.CONNECTED) or self._queue_pending:
+        if self._state in (CallState.QUEUED, CallState.CONNECTED, CallState.MESSAGE) or self._queue_pending:
             return  # waiting for (or talking with) a person: nothing to repeat
         self._record("repeat", state=self._state.value)
         if self._state is CallState.GOODBYE:
@@ -657,7 +705,7 @@ class CallFlow:
             case CallState.HUMAN:
                 self._stub_done = False
                 self._play((Prompt("human_stub"),), interruptible=False)
-            case CallState.QUEUED | CallState.CONNECTED | CallState.ENDED:
+            case CallState.QUEUED | CallState.CONNECTED | CallState.MESSAGE | CallState.ENDED:
                 pass
 
     # ---- Playbacks that ended, per state.
@@ -801,6 +849,8 @@ class CallFlow:
             self._to_human(HandoffReason.LOOKUP_FAILED)
         elif self._state is CallState.HUMAN and self._queue_pending:
             self._on_queue_unavailable()  # the queue did not answer in time: the caller is called back
+        elif self._state is CallState.MESSAGE:
+            self._on_message_recorded(None, 0.0)  # the recording never reported back: a callback instead
         elif self._state is CallState.HUMAN:
             self._record("ticket_failed")
             self._goodbye((Prompt("technical_problem"), Prompt("goodbye")), CallOutcome.FALLBACK)

@@ -107,6 +107,8 @@ class CreateTicket:
     reason: str
     faq_id: str | None
     needs_callback: bool
+    message: str | None = None  # the name of the caller's recorded message, kept on the ticket
+    message_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +177,16 @@ class Hangup:
     """Hang up the caller's channel."""
 
 
+@dataclass(frozen=True, slots=True)
+class RecordMessage:
+    """Record what the caller says after a beep, until # or `max_s`; answered with MessageRecorded."""
+
+    max_s: int
+
+
 Command = (
-    Play
+    RecordMessage
+    | Play
     | StopPlayback
     | StartTimer
     | CancelTimer

@@ -155,6 +155,14 @@ class Transferred:
     service_failed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class MessageRecorded:
+    """The caller's message was recorded (`name`, `seconds`), or could not be (`name` None)."""
+
+    name: str | None
+    seconds: float = 0.0
+
+
 Event = (
     CallStarted
     | CallResumed
@@ -174,4 +182,5 @@ Event = (
     | QueueCallbackOffered
     | AgentConnected
     | Transferred
+    | MessageRecorded
 )

@@ -183,6 +183,12 @@ class IvrApp:
         session = self.sessions.get(channel.get("id", ""))
         if kind == "ChannelDtmfReceived" and session:
             session.feed(ev.DtmfReceived(str(event.get("digit", ""))))
+        elif kind in ("RecordingFinished", "RecordingFailed"):
+            recording = event.get("recording") or {}
+            owner = self.sessions.get(str(recording.get("target_uri", "")).removeprefix("channel:"))
+            if owner:
+                seconds = float(recording.get("duration") or 0)
+                owner.recording_finished(str(recording.get("name", "")), seconds, kind == "RecordingFinished")
         elif kind in ("PlaybackFinished", "PlaybackFailed"):
             playback = event.get("playback") or {}
             target = str(playback.get("target_uri", ""))

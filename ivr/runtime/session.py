@@ -45,6 +45,7 @@ class CallControl(Protocol):
     async def answer(self, channel_id: str) -> None: ...
     async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
     async def play(self, channel_id: str, playback_id: str, media: Sequence[str], lang: str = "fr") -> None: ...
+    async def record(self, channel_id: str, name: str, max_s: int) -> None: ...
     async def stop_playback(self, playback_id: str) -> None: ...
     async def playback(self, playback_id: str) -> dict[str, Any] | None: ...
     async def set_variable(self, channel_id: str, name: str, value: str) -> None: ...
@@ -112,6 +113,7 @@ class CallSession:
         self.outcome: CallOutcome | None = None
         self.faq_id: str | None = None
         self.current_playback: str | None = None  # the ARI id of what is playing, for resync
+        self.recording: str | None = None  # the name of the message being recorded
         self.playback_prefix = f"{channel_id}~"  # of this process's ARI playback ids for the call
         self.hung_up = False
         self.finished = asyncio.Event()
@@ -324,6 +326,8 @@ class CallSession:
             case cmd.Listen(expect=expect):
                 if self.speech is not None:
                     self.speech.listener.listen_for(expect)
+            case cmd.RecordMessage():
+                self._operate(self._record_message(command), command)
             case _:
                 assert_never(command)
 
@@ -357,9 +361,32 @@ class CallSession:
     async def _create_ticket(self, command: cmd.CreateTicket) -> None:
         call_id = await self._row_id()
         dossier = await asyncio.to_thread(
-            self.store.create_ticket, call_id, command.reason, command.faq_id, command.needs_callback
+            self.store.create_ticket,
+            call_id,
+            command.reason,
+            command.faq_id,
+            command.needs_callback,
+            (command.message, command.message_s) if command.message else None,
         )
         self.feed(ev.TicketCreated(dossier))
+
+    async def _record_message(self, command: cmd.RecordMessage) -> None:
+        """The caller's message, recorded by Asterisk (beep, `#` or the limit ends it); see recording_finished."""
+        name = f"hotline-message-{self.channel_id.replace('.', '-')}-{secrets.token_hex(3)}"
+        self.recording = name
+        try:
+            await self.control.record(self.channel_id, name, command.max_s)
+        except Exception:
+            self.recording = None
+            self.feed(ev.MessageRecorded(None))
+            raise
+
+    def recording_finished(self, name: str, seconds: float, ok: bool) -> None:
+        """Asterisk's RecordingFinished (or RecordingFailed) for this call's message."""
+        if name != self.recording:
+            return
+        self.recording = None
+        self.feed(ev.MessageRecorded(name if ok and seconds > 0 else None, seconds))
 
     async def _leave_queue(self) -> None:
         if self.acd is None:

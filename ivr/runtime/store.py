@@ -73,8 +73,16 @@ class CallStore:
     def lookup_ticket(self, dossier_number: str) -> TicketInfo:
         return self.tickets.lookup(dossier_number)
 
-    def create_ticket(self, call_id: int, reason: str, faq_id: str | None, needs_callback: bool) -> str:
-        """A ticket for the call (the human path); returns its dossier number."""
+    def create_ticket(
+        self,
+        call_id: int,
+        reason: str,
+        faq_id: str | None,
+        needs_callback: bool,
+        message: tuple[str, float] | None = None,
+    ) -> str:
+        """A ticket for the call (the human path); returns its dossier number. `message`: the caller's recorded
+        message (its name in Asterisk's recordings and its length), noted on the ticket."""
         with unit_of_work(self.engine, self.bus) as uow:
             call = uow.session.get(Call, call_id)
             ticket = self.tickets.open_for_caller_in(
@@ -86,6 +94,11 @@ class CallStore:
                 needs_callback=needs_callback,
             )
             repository.record_call_event(uow.session, call_id, "ticket_created", {"dossier": ticket.dossier_number})
+            if message is not None:
+                name, seconds = message
+                note = f"Message de l'appelant ({round(seconds)} s), enregistrement {name}.wav."
+                repository.add_ticket_note(uow.session, ticket, note)
+                repository.record_call_event(uow.session, call_id, "message_kept", {"recording": name})
             return ticket.dossier_number
 
     def keep_unmatched(self, call_id: int, text: str, best_faq_id: str | None, score: float) -> None:

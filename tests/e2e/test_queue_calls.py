@@ -36,7 +36,7 @@ from tests.e2e.conftest import E2E_AGENT_WEB_PASSWORD, AgentAccount, AsteriskSan
 from tests.e2e.hotline_proc import HotlineProcess, start_hotline
 from tests.e2e.prompt_audio import play_audio
 from tests.e2e.sip.agent import AgentPhone
-from tests.e2e.sip.audio import find_in, tone_seconds
+from tests.e2e.sip.audio import find_in, read_wav, tone_seconds
 from tests.e2e.sip.caller import CallResult, place_call
 from tests.e2e.sip.pcap import Dtmf, Silence, Tone
 from tests.e2e.sip.ports import release_block, reserve_block
@@ -580,6 +580,41 @@ def test_an_attended_transfer_to_a_city_service(
     expected = f"Transféré par Agent {queue_agent.login} au {service_number}, après un échange avec le service."
     assert expected in notes, notes
     wait_for("available after the wrap-up", lambda: api.me()["state"] == "available", timeout=WRAP_UP_S + 10)
+    api.state("offline")
+    api.close()
+    assert_nothing_left(asterisk)
+
+
+def test_pressing_2_in_the_queue_leaves_a_message_kept_on_the_ticket(
+    tmp_path: Path, asterisk: AsteriskSandbox, queue_hotline: HotlineProcess, queue_agent: AgentAccount
+) -> None:
+    """A caller who would rather not wait nor be called back records a message: it is kept, named on the ticket."""
+    api = Api(queue_hotline.base_url, queue_agent.login)
+    api.state("paused", "pause")
+    caller = "0622000031"
+    steps = [Silence(CHOOSE_MS), Dtmf("0"), Silence(3000), Dtmf("2"), Silence(6000), Tone(CALLER_TONE_HZ, 3000),
+             Dtmf("#"), Silence(15_000)]  # fmt: skip
+    call = place_call(steps, from_user=caller, hold_ms=40_000, target=asterisk.target, workdir=tmp_path / "caller")
+    assert call.answered and call.hung_up_by == "asterisk", "the goodbye after the dossier number"
+    kept = play_audio(asterisk, cmd.Prompt("message_kept"))
+    _, score = find_in(call.samples, kept)
+    [row] = wait_for("the call closed", lambda: [c for c in rows(
+        queue_hotline, select(Call).where(Call.caller_number == caller)) if c.ended_at])  # fmt: skip
+    [ticket] = rows(queue_hotline, select(Ticket).where(Ticket.call_id == row.id))
+    notes = [n.body for n in rows(queue_hotline, select(TicketNote).where(TicketNote.ticket_id == ticket.id))]
+    [said] = [n for n in notes if n.startswith("Message de l'appelant")]
+    name = said.rsplit(" ", 1)[1].removesuffix(".wav.")
+    assert asterisk.root is not None
+    recording = asterisk.root / "var/spool/asterisk/recording" / f"{name}.wav"
+    samples, _ = read_wav(recording)
+    heard = tone_seconds(samples, CALLER_TONE_HZ)
+    print(f"[e2e figures] message: '{said}', the recording holds {heard:.1f} s of the caller's 3 s tone; "
+          f"'message enregistré' match {score:.3f}")  # fmt: skip
+    assert score >= 0.9 and heard >= 2.0, (said, heard)
+    assert not ticket.needs_callback, "a message instead of a callback"
+    [entry] = rows(queue_hotline, select(QueueEntry).where(QueueEntry.caller_phone == caller))
+    assert entry.state is QueueEntryState.CALLBACK and entry.left_at is not None
+    recording.unlink()
     api.state("offline")
     api.close()
     assert_nothing_left(asterisk)

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from hotline.domain.enums import CallOutcome
-from ivr.flow.call_flow import OPERATION_TIMEOUT_S, CallState
-from ivr.flow.commands import CreateTicket, Digits, JoinQueue, LeaveQueue, Play, Prompt, Say, SetOutcome, StartTimer
+from ivr.flow.call_flow import MESSAGE_MAX_S, OPERATION_TIMEOUT_S, CallState
+from ivr.flow.commands import (
+    CreateTicket,
+    Digits,
+    JoinQueue,
+    LeaveQueue,
+    Play,
+    Prompt,
+    RecordMessage,
+    Say,
+    SetOutcome,
+    StartTimer,
+)
 from ivr.flow.events import (
     AgentConnected,
     CallerHungUp,
     DtmfReceived,
+    MessageRecorded,
     QueueAnnouncement,
     QueueCallbackOffered,
     QueueJoined,
@@ -56,7 +68,11 @@ def test_joining_says_the_position_opens_a_ticket_without_callback_then_the_agen
     assert of_type(out, Play)[0].media == (Say("Vous êtes le prochain."),)
     assert call.send(DtmfReceived("5")) == [] and call.send(DtmfReceived("*")) == []
     out = call.send(QueueCallbackOffered())
-    assert of_type(out, Play)[0].media == (Prompt("queue_long_wait"), Prompt("queue_callback_key"))
+    assert of_type(out, Play)[0].media == (
+        Prompt("queue_long_wait"),
+        Prompt("queue_callback_key"),
+        Prompt("queue_message_key"),
+    )
     out = call.send(AgentConnected("alice"))
     assert call.state() is CallState.CONNECTED
     assert of_type(out, SetOutcome) == [SetOutcome(CallOutcome.TO_AGENT)]
@@ -158,3 +174,44 @@ def test_a_transfer_to_a_service_then_its_failure() -> None:
 def test_a_transfer_outside_a_conversation_is_ignored() -> None:
     call = queued_call()
     assert call.send(Transferred(to_queue=True)) == []
+
+
+def test_pressing_2_in_the_queue_records_a_message_kept_on_the_ticket() -> None:
+    call = queued_call()
+    call.send(QueueJoined(2, None))
+    call.send(TicketCreated("12345678"))  # the queued call's ticket
+    out = call.keys("2")
+    assert of_type(out, LeaveQueue) == [LeaveQueue()]
+    assert of_type(out, Play)[0].media == (Prompt("message_intro"),)
+    assert call.state() is CallState.MESSAGE
+    assert call.keys("5") == [], "keys during the intro do nothing"
+    out = call.finish()  # the intro ends: the beep and the recording
+    assert of_type(out, RecordMessage) == [RecordMessage(MESSAGE_MAX_S)]
+    out = call.send(MessageRecorded("hotline-message-1", 7.5))
+    assert of_type(out, Play)[0].media == (Prompt("message_kept"),)
+    assert of_type(out, CreateTicket) == [
+        CreateTicket("caller_asked", None, needs_callback=False, message="hotline-message-1", message_s=7.5)
+    ]
+    call.finish()
+    out = call.send(TicketCreated("12345678"))
+    assert of_type(out, Play)[0].media[0] == Prompt("your_dossier_is")
+    assert call.flow.outcome is CallOutcome.CALLBACK_REQUESTED
+
+
+def test_a_message_that_could_not_be_recorded_becomes_a_callback() -> None:
+    call = queued_call()
+    call.send(QueueJoined(2, None))
+    call.keys("2")
+    call.finish()
+    out = call.send(MessageRecorded(None))
+    assert of_type(out, Play)[0].media == (Prompt("queue_callback_taken"),)
+    assert of_type(out, CreateTicket) == [CreateTicket("caller_asked", None, needs_callback=True)]
+
+
+def test_a_recording_that_never_reports_back_becomes_a_callback() -> None:
+    call = queued_call()
+    call.send(QueueJoined(2, None))
+    call.keys("2")
+    call.finish()
+    out = call.fire()
+    assert of_type(out, CreateTicket) == [CreateTicket("caller_asked", None, needs_callback=True)]

@@ -20,6 +20,7 @@ from ivr.flow.commands import (
     LookupTicket,
     Play,
     Prompt,
+    RecordMessage,
     Say,
     SetOutcome,
     StartTimer,
@@ -31,6 +32,7 @@ from ivr.flow.events import (
     CallResumed,
     DtmfReceived,
     Event,
+    MessageRecorded,
     PlaybackFinished,
     QueueAnnouncement,
     QueueCallbackOffered,
@@ -70,6 +72,7 @@ class Walk:
         self.timer_names: set[str] = set()
         self.pending_lookups: list[str] = []
         self.pending_creates = 0
+        self.recording = False  # a RecordMessage awaits its MessageRecorded
         self.tickets = 0
         self.outcome: CallOutcome | None = None
         self.prompt_keys: set[str] = set()
@@ -118,6 +121,8 @@ class Walk:
                     assert self.pending_joins == 1, "one JoinQueue per call"
                 case LeaveQueue():
                     self.left_queue = True
+                case RecordMessage():
+                    self.recording = True
                 case CreateTicket():
                     self.tickets += 1
                     self.pending_creates += 1
@@ -209,6 +214,8 @@ class Walk:
             options.append((3, [QueueAnnouncement(rng.randint(1, 12), rng.choice([None, 2]))]))
             options.append((2, [AgentConnected("alice")]))
             options.append((1, [QueueCallbackOffered()]))
+        if self.recording:
+            options.append((4, [MessageRecorded(rng.choice(["hotline-message-x", None]), 6.0)]))
         if call.state() is CallState.CONNECTED:  # the agent passes the caller on
             options.append((1, [Transferred(to_queue=True)]))
             options.append((1, [Transferred(to_queue=False)]))
@@ -216,6 +223,8 @@ class Walk:
         weights = [weight for weight, events in options if events]
         choices = [events for _, events in options if events]
         events = rng.choices(choices, weights)[0]
+        if isinstance(events[0], MessageRecorded):
+            self.recording = False
         if isinstance(events[0], TicketCreated):
             self.pending_creates -= 1
         if isinstance(events[0], TicketLookedUp):
