@@ -64,7 +64,8 @@ PROMPT_TEXTS: dict[str, str] = {
     "queue_long_wait": "Le temps d'attente est plus long que prévu.",  # "se prolonge" was heard "se proulonge"
     "queue_callback_taken": "C'est noté : un conseiller vous rappellera.",
     "queue_message_key": "Pour laisser un message, tapez 2.",
-    "message_intro": "Après le bip, laissez votre message, puis tapez dièse.",
+    # "puis tapez dièse" came back "fit à pédiaise" from whisper-base; the project's "appuyez sur la touche" is heard
+    "message_intro": "Après le bip, laissez votre message. Quand vous avez fini, appuyez sur la touche dièse.",
     "message_kept": "Votre message est enregistré. Un conseiller le traitera.",
     "transfer_to_agent": "Je vous transfère à un autre conseiller. Merci de patienter.",
     "transfer_to_service": "Je vous mets en relation avec le service concerné. Merci de patienter.",

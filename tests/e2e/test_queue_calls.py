@@ -592,7 +592,7 @@ def test_pressing_2_in_the_queue_leaves_a_message_kept_on_the_ticket(
     api = Api(queue_hotline.base_url, queue_agent.login)
     api.state("paused", "pause")
     caller = "0622000031"
-    steps = [Silence(CHOOSE_MS), Dtmf("0"), Silence(3000), Dtmf("2"), Silence(6000), Tone(CALLER_TONE_HZ, 3000),
+    steps = [Silence(CHOOSE_MS), Dtmf("0"), Silence(3000), Dtmf("2"), Silence(8000), Tone(CALLER_TONE_HZ, 3000),
              Dtmf("#"), Silence(15_000)]  # fmt: skip
     call = place_call(steps, from_user=caller, hold_ms=40_000, target=asterisk.target, workdir=tmp_path / "caller")
     assert call.answered and call.hung_up_by == "asterisk", "the goodbye after the dossier number"
