@@ -28,6 +28,7 @@ from hotline.settings import Settings
 from hotline.storage.db import make_engine
 from hotline.web.app import create_web_app
 from hotline.web.deps import WebParts
+from ivr.runtime.recordings import AriRecordings
 from ivr.runtime.service import Ivr, build_ivr
 from kb.loader import KnowledgeBase, load_kb
 from kb.matcher import Matcher, build_matcher
@@ -84,6 +85,7 @@ class Hotline:
             bus=self.bus,
             pause_reasons=tuple(self.settings.pause_reasons),
             transfers=self.ivr.acd if self.ivr is not None else None,
+            recordings=AriRecordings(self.ivr.client) if self.ivr is not None else None,
         )
         return create_web_app(parts, lifespan=self._lifespan)
 

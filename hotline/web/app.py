@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from starlette.types import StatelessLifespan
 
 from hotline.web.deps import WebParts
-from hotline.web.routes import agent_api, callback_api, health, kb_api, pages
+from hotline.web.routes import agent_api, callback_api, health, kb_api, message_api, pages
 
 TITLE = "Numéro vert — Aurevault Agglomération"
 
@@ -15,6 +15,13 @@ def create_web_app(parts: WebParts, lifespan: StatelessLifespan[FastAPI] | None 
     """`lifespan` runs what lives as long as the web app (the root starts the IVR there)."""
     app = FastAPI(title=TITLE, lifespan=lifespan)
     app.state.parts = parts
-    for router in (health.router, kb_api.router, agent_api.router, callback_api.router, pages.router):
+    for router in (
+        health.router,
+        kb_api.router,
+        agent_api.router,
+        callback_api.router,
+        message_api.router,
+        pages.router,
+    ):
         app.include_router(router)
     return app

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from hotline.bus import EventBus
 from hotline.domain.agent_states import DEFAULT_PAUSE_REASONS
 from hotline.domain.roles import Role
+from hotline.services.messages import RecordingSource
 from hotline.services.transfers import TransferDesk
 from hotline.services.web_sessions import WebSessions
 from kb.loader import KnowledgeBase
@@ -35,6 +36,7 @@ class WebParts:
     pause_reasons: tuple[str, ...] = DEFAULT_PAUSE_REASONS
     secure_cookies: bool = False  # True behind HTTPS
     transfers: TransferDesk | None = None  # the queue, when the IVR runs in this process
+    recordings: RecordingSource | None = None  # the callers' messages, through the IVR's ARI client
 
     @cached_property
     def _own_sessions(self) -> WebSessions:

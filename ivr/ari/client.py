@@ -146,6 +146,16 @@ class AriClient:
         }  # fmt: skip
         await self.request("POST", f"/channels/{quote(channel_id)}/record", params)
 
+    async def stored_recording(self, name: str) -> bytes:
+        """A stored recording's file as Asterisk keeps it (AriError 404 when there is none by that name)."""
+        path = f"/recordings/stored/{quote(name, safe='')}/file"
+        url = URL(self._base + path, encoded=True)
+        async with self._session().get(url) as response:
+            body = await response.read()
+            if response.status >= 400:
+                raise AriError("GET", path, response.status, body.decode(errors="replace")[:200])
+        return body
+
     async def continue_in_dialplan(
         self, channel_id: str, context: str, extension: str = "s", priority: int = 1
     ) -> None:

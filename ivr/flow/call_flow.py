@@ -88,6 +88,9 @@ DOSSIER_INTER_DIGIT_TIMEOUT_S = 6.0
 MAX_REPROMPTS = 2
 # On a speech call, the second failure goes to a person: not understood (or silent) twice in their own words.
 MAX_SPEECH_REPROMPTS = 1
+# Nobody to take the call, the choice offered (callback or message): a wrong key is asked again once; silence
+# takes the callback at once, the request this caller made in the first place.
+OFFER_MAX_REPROMPTS = 1
 # A turn that started must end with a result; if the recogniser never answers, this counts as no input.
 SPEECH_RESULT_TIMEOUT_S = 20.0
 # A lookup or ticket creation unanswered after this has failed; the caller must not wait in silence.
@@ -120,6 +123,7 @@ class CallState(StrEnum):
     DOSSIER_ENTRY = "dossier_entry"  # typing a dossier number, then #
     DOSSIER_RESULT = "dossier_result"  # looking the dossier up, reading its status, then "anything else?"
     HUMAN = "human"  # the person path: joining the queue, or (nobody to take the call) a ticket with a callback
+    OFFER = "offer"  # nobody to take the call now: 1 to be called back, 2 to leave a message
     QUEUED = "queued"  # waiting for an agent, with music on hold and position announcements
     CONNECTED = "connected"  # bridged with an agent: the flow only waits for the hangup
     MESSAGE = "message"  # out of the queue to leave a recorded message: the intro, then the recording
@@ -179,7 +183,9 @@ class _Timer:
 
 
 # Where the caller's voice is listened to (elsewhere it is heard out: answers, statuses, goodbyes).
-_LISTENING_STATES = frozenset({CallState.GREETING, CallState.MENU, CallState.CONFIRM, CallState.CONFIRM_TOPIC})
+_LISTENING_STATES = frozenset(
+    {CallState.GREETING, CallState.MENU, CallState.CONFIRM, CallState.CONFIRM_TOPIC, CallState.OFFER}
+)
 
 _ACTION_HANDOFF: dict[Action, HandoffReason] = {
     Action.TRANSFER: HandoffReason.TRANSFER,
@@ -246,6 +252,7 @@ class CallFlow:
             CallState.DOSSIER_ENTRY: self._dtmf_dossier_entry,
             CallState.DOSSIER_RESULT: self._dtmf_dossier_result,
             CallState.HUMAN: self._ignore_key,
+            CallState.OFFER: self._dtmf_offer,
             CallState.QUEUED: self._dtmf_queued,
             CallState.CONNECTED: self._ignore_key,
             CallState.MESSAGE: self._ignore_key,  # '#' ends the recording in Asterisk itself
@@ -261,6 +268,7 @@ class CallFlow:
             CallState.DOSSIER_ENTRY: self._dossier_prompt_played,
             CallState.DOSSIER_RESULT: self._dossier_result_played,
             CallState.HUMAN: self._human_stub_played,
+            CallState.OFFER: self._await_input,
             CallState.QUEUED: lambda: None,  # the holding bridge's music resumes by itself
             CallState.CONNECTED: lambda: None,
             CallState.MESSAGE: self._message_intro_played,
@@ -386,6 +394,12 @@ class CallFlow:
 
     def _on_caller_hung_up(self) -> None:
         self._record("caller_hung_up", state=self._state.value)
+        if self._state is CallState.OFFER:
+            # They asked for a person and hung up before choosing: the city calls them back all the same.
+            self._out.append(
+                CreateTicket((self._handoff_reason or HandoffReason.CALLER_ASKED).value, self._faq_id, True)
+            )
+            self._set_outcome(CallOutcome.CALLBACK_REQUESTED)
         if self._outcome is None:
             self._set_outcome(CallOutcome.ABANDONED)
         # The channel is gone: no StopPlayback or CancelTimer, the adapter drops what the call had.
@@ -456,7 +470,33 @@ class CallFlow:
         self._queue_pending = False
         self._cancel_timer()
         self._record("queue_unavailable")
-        self._human_stub(self._handoff_reason or HandoffReason.CALLER_ASKED)
+        self._enter(CallState.OFFER)
+        self._play(self._offer_media())
+
+    def _dtmf_offer(self, digit: str) -> None:
+        if digit == KEY_QUEUE_CALLBACK:
+            self._take_callback("offer_callback_chosen")
+        elif digit == KEY_QUEUE_MESSAGE:
+            self._record("offer_message_chosen")
+            self._start_message()
+        else:
+            self._fail(Failure.INVALID)
+
+    def _speech_in_offer(self, event: SpeechRecognized) -> None:
+        words = event.text.lower()
+        if "message" in words:
+            self._record("offer_message_chosen")
+            self._start_message()
+        elif "rappel" in words or event.yes_no is True or event.wants_human:
+            self._take_callback("offer_callback_chosen")
+        else:
+            self._fail(Failure.NO_MATCH)
+
+    def _take_callback(self, kind: str) -> None:
+        """The caller chose to be called back: the ticket flagged for a callback, its number, goodbye."""
+        self._record(kind)
+        self._enter(CallState.HUMAN)
+        self._human_stub(self._handoff_reason or HandoffReason.CALLER_ASKED, "queue_callback_taken")
 
     def _on_queue_announcement(self, position: int, wait_minutes: int | None) -> None:
         if self._state is not CallState.QUEUED:
@@ -478,11 +518,9 @@ class CallFlow:
             return
         if digit != KEY_QUEUE_CALLBACK:
             return  # other keys do nothing in the queue: the caller keeps their place
-        self._record("queue_callback_requested")
         self._out.append(LeaveQueue())
-        self._enter(CallState.HUMAN)
         self._ticket_dossier = None  # the queued call's ticket: now flagged for a callback, its number said
-        self._human_stub(self._handoff_reason or HandoffReason.CALLER_ASKED, "queue_callback_taken")
+        self._take_callback("queue_callback_requested")
 
     def _on_agent_connected(self, agent: str) -> None:
         if self._state not in (CallState.QUEUED, CallState.HUMAN):
@@ -496,8 +534,11 @@ class CallFlow:
         """Out of the queue to record a message for the advisers (instead of a callback)."""
         self._record("queue_message_requested")
         self._out.append(LeaveQueue())
-        self._enter(CallState.MESSAGE)
         self._ticket_dossier = None  # the queued call's ticket: its number is said after the message
+        self._start_message()
+
+    def _start_message(self) -> None:
+        self._enter(CallState.MESSAGE)
         self._message_recording = False
         self._play((Prompt("message_intro"),), interruptible=False)
 
@@ -583,6 +624,8 @@ class CallFlow:
             self._transcript.append(event.text.strip())
         if not event.text.strip():
             self._fail(Failure.NO_INPUT)  # noise, or words the recogniser could not make out
+        elif self._state is CallState.OFFER:
+            self._speech_in_offer(event)
         elif event.wants_human:
             self._to_human(HandoffReason.CALLER_ASKED)
         elif self._state is CallState.MENU:
@@ -694,6 +737,8 @@ class CallFlow:
                 self._play(self._answer_media(), interruptible=False)
             case CallState.CONFIRM:
                 self._play(self._confirm_media())
+            case CallState.OFFER:
+                self._play(self._offer_media())
             case CallState.CONFIRM_TOPIC:
                 self._play(self._topic_media())
             case CallState.DOSSIER_ENTRY:
@@ -862,6 +907,9 @@ class CallFlow:
         self._cancel_timer()
         self._digits.clear()
         self._failures += 1
+        if self._state is CallState.OFFER and (failure is Failure.NO_INPUT or self._failures > OFFER_MAX_REPROMPTS):
+            self._take_callback("offer_no_choice")  # silence, or no choice made out: the safe one, a callback
+            return
         if self._failures > self._max_reprompts:
             if self._state is CallState.DOSSIER_RESULT:
                 # The status was read and "or hang up" said: silence means done, not a callback to book.
@@ -888,6 +936,8 @@ class CallFlow:
                 return (Prompt("dossier_enter"),)
             case CallState.DOSSIER_RESULT:
                 return (Prompt("anything_else"),)
+            case CallState.OFFER:
+                return self._offer_media()[1:]  # the choice again, not the news
             case _:
                 raise AssertionError(f"no reprompt in state {self._state}")
 
@@ -938,6 +988,9 @@ class CallFlow:
         if self._speech_enabled:
             return (Prompt("speech_hint"), Prompt("menu"))
         return (Prompt("menu"),)
+
+    def _offer_media(self) -> tuple[Media, ...]:
+        return (Prompt("no_agent_now"), Prompt("queue_callback_key"), Prompt("queue_message_key"))
 
     def _confirm_media(self) -> tuple[Media, ...]:
         return (Prompt("confirm_speech" if self._speech_enabled else "confirm"),)

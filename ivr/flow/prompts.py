@@ -60,6 +60,7 @@ PROMPT_TEXTS: dict[str, str] = {
         "Tous nos conseillers sont occupés. Votre demande est enregistrée et un conseiller vous rappellera."
     ),
     "queue_joined": "Nous vous mettons en relation avec un conseiller. Merci de patienter.",
+    "no_agent_now": "Aucun conseiller n'est disponible pour le moment.",
     "queue_callback_key": "Pour être rappelé par un conseiller, tapez 1.",
     "queue_long_wait": "Le temps d'attente est plus long que prévu.",  # "se prolonge" was heard "se proulonge"
     "queue_callback_taken": "C'est noté : un conseiller vous rappellera.",
@@ -106,5 +107,7 @@ PLAYED_TOGETHER: tuple[tuple[str, ...], ...] = (
     *((failure, *tail) for failures, tail in _REPROMPTS for failure in failures),
     ("technical_problem", "goodbye"),
     ("not_handled", "not_handled_next"),
-    ("queue_long_wait", "queue_callback_key"),
+    ("queue_long_wait", "queue_callback_key", "queue_message_key"),
+    ("no_agent_now", "queue_callback_key", "queue_message_key"),
+    *((failure, "queue_callback_key", "queue_message_key") for failure in ("no_input", "invalid", "no_match")),
 )

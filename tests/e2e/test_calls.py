@@ -164,11 +164,19 @@ def test_dossier_follow_up_invalid_number(asterisk: AsteriskSandbox, hotline: Ho
     assert_nothing_left(asterisk)
 
 
-def test_zero_reaches_a_human_and_gets_a_dossier(asterisk: AsteriskSandbox, hotline: HotlineProcess) -> None:
+def test_zero_with_nobody_logged_in_offers_a_callback_and_gives_a_dossier(
+    asterisk: AsteriskSandbox, hotline: HotlineProcess
+) -> None:
     caller = "0611000004"
-    result = call(asterisk, [Silence(CHOOSE_MS), Dtmf("0")], caller, hold_ms=60_000)
+    # Nobody is logged in: "aucun conseiller n'est disponible… rappelé, tapez 1… message, tapez 2"; 1 while it plays.
+    result = call(asterisk, [Silence(CHOOSE_MS), Dtmf("0"), Silence(3000), Dtmf("1")], caller, hold_ms=60_000)
     assert result.hung_up_by == "asterisk", result.describe()
     [row] = wait_call_closed(hotline, caller)
+    kinds = [e.kind for e in events_of(hotline, row.id)]
+    assert "queue_unavailable" in kinds and "offer_callback_chosen" in kinds, kinds
+    offer = play_audio(asterisk, *(cmd.Prompt(k) for k in ("no_agent_now", "queue_callback_key", "queue_message_key")))
+    _, match = find_in(result.samples, offer[: 2 * 8000])
+    assert match > 0.9, f"the offer's first words: match {match:.3f}"
     assert row.outcome is CallOutcome.CALLBACK_REQUESTED
     ticket = ticket_of(hotline, row.id)
     assert ticket.needs_callback and ticket.status is TicketStatus.WAITING_CALLBACK
@@ -206,7 +214,7 @@ HANGUP_SCRIPTS: dict[str, list[Step]] = {
     "faq_answer": [Silence(CHOOSE_MS), Dtmf("1"), Silence(1200)],
     "confirm": [Silence(CHOOSE_MS), Dtmf("1"), Silence(AFTER_ANSWER_MS)],
     "dossier_entry": [Silence(CHOOSE_MS), Dtmf("5"), Silence(2000), Dtmf("1"), Dtmf("2")],
-    "human": [Silence(CHOOSE_MS), Dtmf("0"), Silence(3000)],  # the 5 s "all busy" message is playing
+    "offer": [Silence(CHOOSE_MS), Dtmf("0"), Silence(3000)],  # nobody logged in: the callback or message offer
 }
 
 
@@ -229,8 +237,8 @@ def test_caller_hangs_up_in_each_state(asterisk: AsteriskSandbox, hotline: Hotli
         [row] = wait_call_closed(hotline, caller)
         hung = [e for e in events_of(hotline, row.id) if e.kind == "caller_hung_up"]
         assert [e.data["state"] for e in hung] == [state], state
-        # Who asked for a person already has a callback ticket when hanging up: that request stands.
-        expected = CallOutcome.CALLBACK_REQUESTED if state == "human" else CallOutcome.ABANDONED
+        # Who asked for a person and hangs up before choosing is called back: that request stands.
+        expected = CallOutcome.CALLBACK_REQUESTED if state == "offer" else CallOutcome.ABANDONED
         assert row.outcome is expected, state
         assert ticket_of(hotline, row.id).outcome is expected
     assert_nothing_left(asterisk)

@@ -614,7 +614,10 @@ def test_pressing_2_in_the_queue_leaves_a_message_kept_on_the_ticket(
     assert not ticket.needs_callback, "a message instead of a callback"
     [entry] = rows(queue_hotline, select(QueueEntry).where(QueueEntry.caller_phone == caller))
     assert entry.state is QueueEntryState.CALLBACK and entry.left_at is not None
+    heard_by_agent = api.client.get(f"/api/calls/{row.id}/message")
+    assert heard_by_agent.status_code == 200 and heard_by_agent.content == recording.read_bytes(), "through ARI"
     recording.unlink()
+    assert api.client.get(f"/api/calls/{row.id}/message").status_code == 404, "Asterisk no longer has it"
     api.state("offline")
     api.close()
     assert_nothing_left(asterisk)

@@ -16,6 +16,7 @@ from hotline.app import build
 from hotline.domain.enums import AgentState
 from hotline.domain.roles import Role
 from hotline.services.agent_accounts import AgentAccounts
+from hotline.services.messages import RecordingNotFoundError
 from hotline.services.queue import NewEntry, QueueService
 from hotline.services.transfers import TransferOrder
 from hotline.settings import DEFAULT_KB_PATH, Settings
@@ -282,3 +283,47 @@ def test_a_transfer_is_checked_then_handed_to_the_queue(engine_and_client: tuple
     assert client.post(f"{url}/complete").status_code == 403, "CSRF"
     bob_csrf = sign_in(client, "bob")
     assert client.post(url, json={"to": "skill:eau"}, headers=bob_csrf).status_code == 409, "not bob's call"
+
+
+class Recordings:
+    """What Asterisk would hold: recordings by name."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+        self.asked: list[str] = []
+
+    async def fetch(self, name: str) -> bytes:
+        self.asked.append(name)
+        if name not in self.files:
+            raise RecordingNotFoundError(name)
+        return self.files[name]
+
+
+def test_a_callers_message_is_heard_through_the_api(engine_and_client: tuple[Engine, TestClient]) -> None:
+    engine, client = engine_and_client
+    with session_scope(engine) as s:
+        calls = [Call(channel_id=f"m{i}", caller_number="0688888888", called_number="0800123456") for i in range(3)]
+        s.add_all(calls)
+        s.flush()
+        with_message, without, gone = (c.id for c in calls)
+    store = CallStore(engine, load_kb(DEFAULT_KB_PATH))
+    store.create_ticket(with_message, "caller_asked", None, False, ("hotline-message-m0-abc123", 4.0))
+    store.create_ticket(gone, "caller_asked", None, False, ("hotline-message-m2-def456", 2.0))
+    assert client.get(f"/api/calls/{with_message}/message").status_code == 401, "signed-in agents only"
+    sign_in(client)
+    assert client.get(f"/api/calls/{with_message}/message").status_code == 503, "no telephony in this process"
+    wav = b"RIFF\x24\x00\x00\x00WAVEfmt "
+    recordings = Recordings({"hotline-message-m0-abc123": wav})
+    state = client.app.state  # type: ignore[attr-defined]
+    state.parts = dataclasses.replace(state.parts, recordings=recordings)
+    r = client.get(f"/api/calls/{with_message}/message")
+    assert r.status_code == 200 and r.content == wav and r.headers["content-type"] == "audio/wav"
+    assert 'filename="hotline-message-m0-abc123.wav"' in r.headers["content-disposition"]
+    r = client.get(f"/api/calls/{without}/message")
+    assert r.status_code == 404 and r.json()["detail"] == "Cet appel n'a pas laissé de message."
+    r = client.get(f"/api/calls/{gone}/message")
+    assert r.status_code == 404 and r.json()["detail"] == "Cet enregistrement n'est plus disponible."
+    assert client.get("/api/calls/999999/message").status_code == 404
+    assert recordings.asked == ["hotline-message-m0-abc123", "hotline-message-m2-def456"], "only names calls left"
+    sign_in(client, "bob")
+    assert client.get(f"/api/calls/{with_message}/message").status_code == 200, "a supervisor too"

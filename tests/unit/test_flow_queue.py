@@ -82,22 +82,106 @@ def test_joining_says_the_position_opens_a_ticket_without_callback_then_the_agen
     assert call.flow.outcome is CallOutcome.TO_AGENT
 
 
-def test_nobody_logged_in_means_the_callback_ticket_as_before() -> None:
-    call = queued_call()
+OFFER = (Prompt("no_agent_now"), Prompt("queue_callback_key"), Prompt("queue_message_key"))
+
+
+def offered_call(speech: bool = False) -> Call:
+    """A caller who asked for a person when nobody is logged in: the offer is playing."""
+    call = queued_call() if not speech else speech_queued_call()
     out = call.send(QueueUnavailable())
-    assert of_type(out, Play)[0].media == (Prompt("human_stub"),)
-    assert of_type(out, CreateTicket) == [CreateTicket("caller_asked", None, needs_callback=True)]
+    assert call.state() is CallState.OFFER
+    assert of_type(out, Play)[0].media == OFFER
+    assert not of_type(out, CreateTicket), "nothing is booked before the caller chooses"
     assert call.send(QueueJoined(1, None)) == [], "a late answer changes nothing"
+    return call
+
+
+def speech_queued_call() -> Call:
+    call = Call(queue_enabled=True, speech_enabled=True)
+    call.start()
+    call.finish()
+    out = call.send(SpeechRecognized("un conseiller", None, 0.0, (), wants_human=True))
+    assert of_type(out, JoinQueue)
+    return call
+
+
+def test_nobody_logged_in_offers_a_callback_and_key_1_books_it() -> None:
+    call = offered_call()
+    call.finish()
+    out = call.keys("1")
+    assert "offer_callback_chosen" in records(out)
+    assert of_type(out, Play)[0].media == (Prompt("queue_callback_taken"),)
+    assert of_type(out, CreateTicket) == [CreateTicket("caller_asked", None, needs_callback=True)]
     call.send(TicketCreated("12345678"))
     call.finish()
     assert call.state() is CallState.GOODBYE
+    assert call.flow.outcome is CallOutcome.CALLBACK_REQUESTED
 
 
-def test_a_queue_that_does_not_answer_in_time_means_the_callback() -> None:
+def test_declining_the_callback_with_key_2_records_a_message_instead() -> None:
+    call = offered_call()
+    out = call.keys("2")  # while the offer plays: the caller knows what they want
+    assert call.state() is CallState.MESSAGE
+    assert not of_type(out, LeaveQueue), "not in the queue: nothing to leave"
+    assert of_type(out, Play)[0].media == (Prompt("message_intro"),)
+    out = call.finish()
+    assert of_type(out, RecordMessage) == [RecordMessage(MESSAGE_MAX_S)]
+    out = call.send(MessageRecorded("hotline-message-x", 7.5))
+    assert of_type(out, CreateTicket) == [
+        CreateTicket("caller_asked", None, needs_callback=False, message="hotline-message-x", message_s=7.5)
+    ]
+
+
+def test_a_wrong_key_in_the_offer_asks_again_once_then_the_callback() -> None:
+    call = offered_call()
+    call.finish()
+    out = call.keys("7")
+    assert of_type(out, Play)[0].media == (Prompt("invalid"), *OFFER[1:]), "the choice again, not the news"
+    call.finish()
+    out = call.keys("*")
+    assert of_type(out, Play)[0].media == OFFER
+    out = call.keys("9")
+    assert "offer_no_choice" in records(out)
+    assert of_type(out, CreateTicket) == [CreateTicket("caller_asked", None, needs_callback=True)]
+
+
+def test_silence_in_the_offer_takes_the_callback() -> None:
+    call = offered_call()
+    out = call.finish()
+    assert of_type(out, StartTimer), "the caller has time to choose"
+    out = call.fire()
+    assert "offer_no_choice" in records(out)
+    assert of_type(out, Play)[0].media == (Prompt("queue_callback_taken"),)
+    assert of_type(out, CreateTicket) == [CreateTicket("caller_asked", None, needs_callback=True)]
+
+
+def test_hanging_up_during_the_offer_books_the_callback_all_the_same() -> None:
+    call = offered_call()
+    out = call.send(CallerHungUp())
+    assert of_type(out, CreateTicket) == [CreateTicket("caller_asked", None, needs_callback=True)]
+    assert call.flow.outcome is CallOutcome.CALLBACK_REQUESTED
+
+
+def test_the_offer_understands_the_callers_words() -> None:
+    call = offered_call(speech=True)
+    call.finish()
+    out = call.send(SpeechRecognized("je veux laisser un message", None, 0.0, ()))
+    assert call.state() is CallState.MESSAGE
+    call = offered_call(speech=True)
+    call.finish()
+    out = call.send(SpeechRecognized("oui rappelez-moi", None, 0.0, (), yes_no=True))
+    assert of_type(out, CreateTicket) == [CreateTicket("caller_asked", None, needs_callback=True)]
+    call = offered_call(speech=True)
+    call.finish()
+    out = call.send(SpeechRecognized("la piscine", None, 0.0, ()))
+    assert call.state() is CallState.OFFER and of_type(out, Play)[0].media == (Prompt("no_match"), *OFFER[1:])
+
+
+def test_a_queue_that_does_not_answer_in_time_means_the_offer() -> None:
     call = queued_call()
     out = call.fire()
     assert "queue_unavailable" in records(out)
-    assert of_type(out, CreateTicket) == [CreateTicket("caller_asked", None, needs_callback=True)]
+    assert call.state() is CallState.OFFER and of_type(out, Play)[0].media == OFFER
 
 
 def test_hanging_up_while_waiting_is_an_abandon() -> None:
