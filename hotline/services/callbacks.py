@@ -255,6 +255,38 @@ class CallbackService:
                 callback.attempts + 1,
             )  # fmt: skip
 
+    def conversations_left(self) -> list[tuple[PlacedCallback, datetime]]:
+        """Callback conversations a previous run bridged and never saw end (the citizen answered, the agent is
+        still on that call): each with the time the two were bridged."""
+        with unit_of_work(self.engine, None, write=False) as uow:
+            s = uow.session
+            found: list[tuple[PlacedCallback, datetime]] = []
+            answered = select(Callback).where(
+                Callback.state == CallbackState.DONE, Callback.last_result == AttemptResult.ANSWERED.value
+            )
+            for callback in s.exec(answered):
+                ticket = s.get(Ticket, callback.ticket_id)
+                agent = s.get(Agent, callback.agent_id) if callback.agent_id is not None else None
+                attempt = s.exec(
+                    select(CallbackAttempt)
+                    .where(CallbackAttempt.callback_id == callback.id)
+                    .order_by(col(CallbackAttempt.started_at).desc())
+                ).first()
+                if (
+                    ticket is None or not ticket.needs_callback  # the conversation's end clears it
+                    or agent is None or agent.state is not AgentState.ON_CALL
+                    or attempt is None or attempt.id is None or attempt.ended_at is None
+                    or agent.state_changed_at > attempt.ended_at  # on another call since
+                ):  # fmt: skip
+                    continue
+                assert callback.id is not None and agent.id is not None
+                placed = PlacedCallback(
+                    callback.id, attempt.id, agent.id, agent.sip_endpoint, agent.display_name, callback.phone,
+                    callback.attempts,
+                )  # fmt: skip
+                found.append((placed, attempt.ended_at))
+            return found
+
     def call_now(self, callback_id: int, agent_id: int) -> PlacedCallback:
         """An agent's "rappeler maintenant": the callback is theirs now, due or not (the queue dials it)."""
         return self.offer(callback_id, agent_id, anytime=True)

@@ -23,7 +23,7 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -48,7 +48,14 @@ from hotline.services.transfers import TransferOrder, TransferRefusedError
 from hotline.storage.models import QueueEntry, utc_now
 from ivr.flow import commands as cmd
 from ivr.flow import events as ev
-from ivr.runtime.callback_calls import CARRIER_ENDPOINT, CallbackCalls, CallbackDialling, is_callback_leg
+from ivr.runtime.callback_calls import (
+    CALLBACK_BRIDGE_PREFIX,
+    CARRIER_ENDPOINT,
+    CallbackCalls,
+    CallbackDialling,
+    callback_leg_pairs,
+    is_callback_leg,
+)
 
 log = logging.getLogger(__name__)
 
@@ -321,8 +328,9 @@ class Acd:
             for channel_id, e in entries.items()
             if channel_id in held and e.state is QueueEntryState.ANSWERED
         }
+        followed = await self._adopt_callback_conversations(held)
         for leg in held:
-            if is_agent_leg(leg) and not any(leg.startswith(prefix) for prefix in talking):
+            if is_agent_leg(leg) and leg not in followed and not any(leg.startswith(p) for p in talking):
                 await self._hangup(leg)
         for channel_id, entry in entries.items():
             if channel_id in held or entry.id is None:
@@ -338,6 +346,34 @@ class Acd:
                 if str(bridge.get("id", "")).startswith(HOLDING_PREFIX):
                     with contextlib.suppress(Exception):
                         await self.control.destroy_bridge(str(bridge["id"]))
+
+    async def _adopt_callback_conversations(self, held: set[str]) -> set[str]:
+        """Callback conversations the previous run bridged: both legs still there and bridged, followed again;
+        the others are over (their agent goes to wrap-up). Returns the legs followed."""
+        if self.callback_service is None or self.callbacks is None:
+            return set()
+        left = await asyncio.to_thread(self.callback_service.conversations_left)
+        if not left:
+            return set()
+        pairs = callback_leg_pairs(held)
+        bridges = {str(b.get("id", "")): set(b.get("channels", [])) for b in await self.control.bridges()}
+        followed: set[str] = set()
+        for placed, bridged_at in left:
+            legs = pairs.get(placed.callback_id)
+            ours = (
+                b
+                for b, channels in bridges.items()
+                if b.startswith(CALLBACK_BRIDGE_PREFIX) and set(legs or ()) <= channels
+            )
+            bridge_id = next(ours, None) if legs else None
+            talk_s = (utc_now() - bridged_at.replace(tzinfo=bridged_at.tzinfo or UTC)).total_seconds()
+            if legs is None or bridge_id is None:
+                await asyncio.to_thread(self.callback_service.conversation_ended, placed, talk_s)
+                self._schedule_wrap_up_end(placed.agent_id)
+                continue
+            self.callbacks.adopt(placed, legs[0], legs[1], bridge_id, talk_s)
+            followed.update(legs)
+        return followed
 
     # --- callers
     async def join(self, session: QueuedCall, call_id: int, command: cmd.JoinQueue, topic: str | None) -> None:

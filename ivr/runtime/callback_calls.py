@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,8 +34,21 @@ RINGBACK_MEDIA = "tone:ring;tonezone=fr"  # what the agent hears while the citiz
 CARRIER_ENDPOINT = "carrier"  # pjsip.conf's trunk endpoint (ivr/asterisk/config.py)
 
 
+_CALLBACK_LEG = re.compile(rf"{CALLBACK_LEG_PREFIX}(\d+)-(agent|citizen)-[0-9a-f]+")
+
+
 def is_callback_leg(channel_id: str) -> bool:
     return channel_id.startswith(CALLBACK_LEG_PREFIX)
+
+
+def callback_leg_pairs(channel_ids: Iterable[str]) -> dict[int, tuple[str, str]]:
+    """The callbacks whose agent and citizen legs are both among `channel_ids`: (agent leg, citizen leg) by id."""
+    legs: dict[int, dict[str, str]] = {}
+    for channel_id in channel_ids:
+        match = _CALLBACK_LEG.fullmatch(channel_id)
+        if match:
+            legs.setdefault(int(match[1]), {})[match[2]] = channel_id
+    return {cb: (pair["agent"], pair["citizen"]) for cb, pair in legs.items() if len(pair) == 2}
 
 
 class CallbackControl(Protocol):
@@ -128,6 +142,13 @@ class CallbackCalls:
         except Exception:
             log.exception("callback %s: dialling agent %s failed", placed.callback_id, placed.agent_id)
             await self._attempt_over(self._legs.pop(leg), AttemptResult.AGENT_MISSED)
+
+    def adopt(self, placed: PlacedCallback, agent_leg: str, citizen_leg: str, bridge_id: str, talking_s: float) -> None:
+        """A conversation a previous run bridged, followed again: either hang-up ends the other leg."""
+        placing = _Placing(placed, agent_leg, citizen_leg, bridge_id=bridge_id)
+        placing.talking_since = time.monotonic() - max(0.0, talking_s)
+        self._legs[agent_leg] = self._legs[citizen_leg] = placing
+        log.info("callback %s: conversation taken over after a restart", placed.callback_id)
 
     async def leg_answered(self, leg_id: str) -> None:
         placing = self._legs.get(leg_id)
