@@ -30,6 +30,19 @@ def move_agent_in(
         uow.publish(events.AgentStateChanged(agent_id=agent.id, from_state=old, to_state=new_state, reason=reason))
 
 
+# Who may be offered a call: a free agent, or one in wrap-up who takes it themselves (the console's buttons).
+OFFERABLE_STATES = frozenset({AgentState.AVAILABLE, AgentState.WRAP_UP})
+
+
+def why_not_offerable(agent: Agent | None, agent_id: int) -> str | None:
+    """Why this agent cannot be offered a call now (None: they can)."""
+    if agent is None or not agent.active:
+        return f"no active agent {agent_id}"
+    if agent.state not in OFFERABLE_STATES:
+        return f"agent {agent.login} is {agent.state.value}"
+    return None
+
+
 class AgentService:
     def __init__(self, engine: Engine, bus: EventBus | None) -> None:
         self.engine = engine

@@ -20,7 +20,7 @@ from hotline.domain.agent_states import MISSED_CALL_REASON
 from hotline.domain.callbacks import FRENCH_RESULTS, AttemptResult, after_attempt
 from hotline.domain.enums import AgentState, CallbackState
 from hotline.domain.queue import WaitingCaller
-from hotline.services.agents import move_agent_in
+from hotline.services.agents import move_agent_in, why_not_offerable
 from hotline.services.unit_of_work import UnitOfWork, unit_of_work
 from hotline.storage import repository
 from hotline.storage.models import Agent, Callback, CallbackAttempt, QueueEntry, Ticket, utc_now
@@ -121,10 +121,9 @@ class CallbackService:
         with unit_of_work(self.engine, self.bus) as uow:
             s = uow.session
             agent = s.get(Agent, agent_id)
-            if agent is None or not agent.active:
-                raise CallbackConflictError(f"no active agent {agent_id}")
-            if agent.state not in (AgentState.AVAILABLE, AgentState.WRAP_UP):
-                raise CallbackConflictError(f"agent {agent.login} is {agent.state.value}")
+            if (refusal := why_not_offerable(agent, agent_id)) is not None:
+                raise CallbackConflictError(refusal)
+            assert agent is not None
             now = utc_now()
             conditions = [col(Callback.id) == callback_id, col(Callback.state) == CallbackState.PENDING]
             if not anytime:

@@ -22,7 +22,7 @@ from hotline.domain.agent_states import MISSED_CALL_REASON
 from hotline.domain.enums import AgentState, QueueEntryState
 from hotline.domain.queue import RECENT_HANDLE_TIMES, STAFFED_STATES, AgentSnapshot, WaitingCaller
 from hotline.domain.transfers import PRIORITY_TRANSFER
-from hotline.services.agents import move_agent_in
+from hotline.services.agents import move_agent_in, why_not_offerable
 from hotline.services.unit_of_work import UnitOfWork, unit_of_work
 from hotline.storage import repository
 from hotline.storage.models import Agent, QueueEntry, utc_now
@@ -172,10 +172,9 @@ class QueueService:
         with unit_of_work(self.engine, self.bus) as uow:
             s = uow.session
             agent = s.get(Agent, agent_id)
-            if agent is None or not agent.active:
-                raise QueueConflictError(f"no active agent {agent_id}")
-            if agent.state not in (AgentState.AVAILABLE, AgentState.WRAP_UP):
-                raise QueueConflictError(f"agent {agent.login} is {agent.state.value}")
+            if (refusal := why_not_offerable(agent, agent_id)) is not None:
+                raise QueueConflictError(refusal)
+            assert agent is not None
             now = utc_now()
             taken = s.execute(
                 update(QueueEntry)

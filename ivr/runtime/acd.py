@@ -52,6 +52,7 @@ from ivr.runtime.callback_calls import (
     CALLBACK_BRIDGE_PREFIX,
     CARRIER_ENDPOINT,
     CallbackCalls,
+    CallbackControl,
     CallbackDialling,
     callback_leg_pairs,
     is_callback_leg,
@@ -81,27 +82,13 @@ def is_agent_leg(channel_id: str) -> bool:
     )
 
 
-class AcdControl(Protocol):
-    async def create_bridge(self, bridge_id: str, bridge_type: str = "mixing") -> None: ...
-    async def add_channel(self, bridge_id: str, channel_id: str) -> None: ...
+class AcdControl(CallbackControl, Protocol):
+    """The ARI requests of the queue: the callbacks' (dialling, bridging, hanging up), and the holding bridge's."""
+
     async def remove_channel(self, bridge_id: str, channel_id: str) -> None: ...
     async def start_bridge_moh(self, bridge_id: str, moh_class: str = "default") -> None: ...
     async def stop_bridge_moh(self, bridge_id: str) -> None: ...
-    async def destroy_bridge(self, bridge_id: str) -> None: ...
     async def bridges(self) -> list[dict[str, Any]]: ...
-    async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
-    async def play(self, channel_id: str, playback_id: str, media: Any, lang: str = "fr") -> None: ...
-    async def stop_playback(self, playback_id: str) -> None: ...
-    async def originate(
-        self,
-        channel_id: str,
-        endpoint: str,
-        app: str,
-        app_args: str,
-        timeout_s: int,
-        caller_id: str = "",
-        variables: dict[str, str] | None = None,
-    ) -> None: ...
 
 
 class QueuedCall(Protocol):
