@@ -86,6 +86,7 @@ class Hotline:
             pause_reasons=tuple(self.settings.pause_reasons),
             transfers=self.ivr.acd if self.ivr is not None else None,
             recordings=AriRecordings(self.ivr.client) if self.ivr is not None else None,
+            session_idle_s=self.settings.session_idle_s,
         )
         return create_web_app(parts, lifespan=self._lifespan)
 

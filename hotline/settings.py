@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     agent_wrap_up_s: float = Field(
         30.0, ge=0, le=600, description="Wrap-up after each call before the agent is offered another (s)."
     )
+    session_idle_s: int = Field(
+        1800, ge=60, le=43_200, description="A signed-in console or API session ends after this long unused (s)."
+    )
     queue_callback_offer_s: float = Field(
         90.0, ge=10, description="After this wait (s) a waiting caller is offered a callback again."
     )

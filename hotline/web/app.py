@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.types import StatelessLifespan
 
 from hotline.web.deps import WebParts
-from hotline.web.routes import agent_api, callback_api, health, kb_api, message_api, pages
+from hotline.web.routes import agent_api, callback_api, console_pages, health, kb_api, message_api, pages
 
 TITLE = "Numéro vert — Aurevault Agglomération"
 
@@ -21,7 +24,10 @@ def create_web_app(parts: WebParts, lifespan: StatelessLifespan[FastAPI] | None 
         agent_api.router,
         callback_api.router,
         message_api.router,
+        console_pages.router,
         pages.router,
     ):
         app.include_router(router)
+    # Every script and style the pages use is served from here: no CDN.
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

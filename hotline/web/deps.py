@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from typing import Annotated
 
@@ -37,10 +38,11 @@ class WebParts:
     secure_cookies: bool = False  # True behind HTTPS
     transfers: TransferDesk | None = None  # the queue, when the IVR runs in this process
     recordings: RecordingSource | None = None  # the callers' messages, through the IVR's ARI client
+    session_idle_s: int = 1800  # a session unused this long ends
 
     @cached_property
     def _own_sessions(self) -> WebSessions:
-        return WebSessions(self.engine)
+        return WebSessions(self.engine, idle=timedelta(seconds=self.session_idle_s))
 
     def web_sessions(self) -> WebSessions:
         return self.sessions if self.sessions is not None else self._own_sessions

@@ -125,8 +125,16 @@ class Api:
         result: dict[str, Any] = self.client.get("/api/agents/me").json()
         return result
 
+    def wait_available(self, what: str = "available after the wrap-up") -> None:
+        wait_for(what, lambda: self.me()["state"] == "available", timeout=WRAP_UP_S + 10)
+
     def close(self) -> None:
         self.client.close()
+
+    def sign_off(self) -> None:
+        """Offline (no call is offered to this agent any more), then the HTTP client closed."""
+        self.state("offline")
+        self.close()
 
 
 def rows(proc: HotlineProcess, query: Any) -> list[Any]:
@@ -237,7 +245,7 @@ def test_a_caller_waits_hears_the_position_then_talks_with_the_agent(
     for kind in ("to_human", "queue_joined", "queue_entry", "agent_offered", "agent_connected"):
         assert kind in kinds, (kind, kinds)
     # After the call: wrap-up, then available by itself.
-    wait_for("available after the wrap-up", lambda: api.me()["state"] == "available", timeout=WRAP_UP_S + 5)
+    api.wait_available()
     changes = [
         c.to_state
         for c in rows(
@@ -247,8 +255,7 @@ def test_a_caller_waits_hears_the_position_then_talks_with_the_agent(
     ]
     tail = changes[changes.index(AgentState.RINGING) :]
     assert tail == [AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.AVAILABLE], changes
-    api.state("offline")
-    api.close()
+    api.sign_off()
     assert_nothing_left(asterisk)
 
 
@@ -273,8 +280,7 @@ def test_a_caller_who_hangs_up_while_waiting_is_abandoned(
     notes = [n.body for n in rows(queue_hotline, select(TicketNote).where(TicketNote.ticket_id == ticket.id))]
     assert any(n.startswith("L'appelant a raccroché après") for n in notes), notes
     assert api.me()["state"] == "paused", "nobody was offered the call"
-    api.state("offline")
-    api.close()
+    api.sign_off()
     assert_nothing_left(asterisk)
 
 
@@ -319,8 +325,7 @@ def test_an_unanswered_phone_pauses_its_agent_and_the_next_agent_gets_the_caller
     print(f"[e2e figures] ring timeout: Bob missed, Alice answered {waited:.1f} s after the caller joined")
     wait_for("Alice available again", lambda: alice_api.me()["state"] == "available", timeout=WRAP_UP_S + 5)
     for api in (alice_api, bob_api):
-        api.state("offline")
-        api.close()
+        api.sign_off()
     assert_nothing_left(asterisk)
 
 
@@ -362,8 +367,7 @@ def test_skills_hold_a_caller_for_the_right_agent_and_an_agent_can_take_a_given_
     [entry] = rows(queue_hotline, select(QueueEntry).where(QueueEntry.caller_phone == caller))
     assert entry.state is QueueEntryState.ANSWERED
     wait_for("Bob available again", lambda: api.me()["state"] == "available", timeout=WRAP_UP_S + 5)
-    api.state("offline")
-    api.close()
+    api.sign_off()
     assert_nothing_left(asterisk)
 
 
@@ -422,10 +426,8 @@ def test_two_agents_three_callers_priority_skills_and_longest_idle(
     for phone in (first, second, third):
         assert results[phone].answered, results[phone].describe()
     for api in (alice_api, bob_api):
-        wait_for("available after the wrap-up", lambda api=api: api.me()["state"] == "available",
-                 timeout=WRAP_UP_S + 10)  # fmt: skip
-        api.state("offline")
-        api.close()
+        api.wait_available()
+        api.sign_off()
     assert_nothing_left(asterisk)
 
 
@@ -479,10 +481,8 @@ def test_an_agent_transfers_the_caller_to_a_colleague(
     notes = [n.body for n in rows(queue_hotline, select(TicketNote).where(TicketNote.ticket_id == ticket.id))]
     assert f"Transféré par Agent {alice.login} au conseiller Agent {bob.login}." in notes, notes
     for api in (alice_api, bob_api):
-        wait_for("available after the wrap-up", lambda api=api: api.me()["state"] == "available",
-                 timeout=WRAP_UP_S + 10)  # fmt: skip
-        api.state("offline")
-        api.close()
+        api.wait_available()
+        api.sign_off()
     assert_nothing_left(asterisk)
 
 
@@ -525,9 +525,8 @@ def test_an_agent_transfers_the_caller_to_a_city_service(
     [ticket] = rows(queue_hotline, select(Ticket).where(Ticket.call_id == call_id))
     notes = [n.body for n in rows(queue_hotline, select(TicketNote).where(TicketNote.ticket_id == ticket.id))]
     assert f"Transféré par Agent {queue_agent.login} au {service_number}." in notes and "Le service a répondu." in notes
-    wait_for("available after the wrap-up", lambda: api.me()["state"] == "available", timeout=WRAP_UP_S + 10)
-    api.state("offline")
-    api.close()
+    api.wait_available()
+    api.sign_off()
     assert_nothing_left(asterisk)
 
 
@@ -579,9 +578,8 @@ def test_an_attended_transfer_to_a_city_service(
     notes = [n.body for n in rows(queue_hotline, select(TicketNote).where(TicketNote.ticket_id == ticket.id))]
     expected = f"Transféré par Agent {queue_agent.login} au {service_number}, après un échange avec le service."
     assert expected in notes, notes
-    wait_for("available after the wrap-up", lambda: api.me()["state"] == "available", timeout=WRAP_UP_S + 10)
-    api.state("offline")
-    api.close()
+    api.wait_available()
+    api.sign_off()
     assert_nothing_left(asterisk)
 
 
@@ -618,8 +616,7 @@ def test_pressing_2_in_the_queue_leaves_a_message_kept_on_the_ticket(
     assert heard_by_agent.status_code == 200 and heard_by_agent.content == recording.read_bytes(), "through ARI"
     recording.unlink()
     assert api.client.get(f"/api/calls/{row.id}/message").status_code == 404, "Asterisk no longer has it"
-    api.state("offline")
-    api.close()
+    api.sign_off()
     assert_nothing_left(asterisk)
 
 
@@ -694,9 +691,8 @@ def test_a_callback_rings_the_agent_then_the_citizen_and_bridges_them(
             for n in rows(queue_hotline, select(TicketNote).where(TicketNote.ticket_id == callback.ticket_id))
         ),
     )
-    wait_for("available after the wrap-up", lambda: api.me()["state"] == "available", timeout=WRAP_UP_S + 5)
-    api.state("offline")
-    api.close()
+    api.wait_available()
+    api.sign_off()
     assert_nothing_left(asterisk)
 
 
@@ -733,9 +729,8 @@ def test_a_callback_nobody_answers_is_retried_then_failed(
     assert notes[-1].endswith(f"Rappel abandonné après {CALLBACK_ATTEMPTS} tentatives."), notes
     [ticket] = rows(queue_hotline, select(Ticket).where(Ticket.id == callback.ticket_id))
     assert not ticket.needs_callback
-    wait_for("available after the wrap-up", lambda: api.me()["state"] == "available", timeout=WRAP_UP_S + 5)
-    api.state("offline")
-    api.close()
+    api.wait_available()
+    api.sign_off()
     assert_nothing_left(asterisk)
 
 
@@ -829,8 +824,7 @@ def test_a_restart_of_the_service_loses_no_waiting_caller_and_no_conversation(
         assert entries["0633000003"].state is QueueEntryState.ABANDONED
         kinds = [e.kind for e in rows(second, select(CallEvent).where(CallEvent.call_id == calls["0633000002"].id))]
         assert "queue_adopted" in kinds and "agent_connected" in kinds, kinds
-        bob_api.state("offline")
-        bob_api.close()
+        bob_api.sign_off()
         assert_nothing_left(asterisk)
     finally:
         for proc in (first, second):
