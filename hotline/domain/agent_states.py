@@ -46,3 +46,14 @@ def check_request(current: AgentState, new: AgentState, reason: str | None, paus
     if new is not A.PAUSED and reason is not None:
         raise AgentStateError("only a pause takes a reason")
     check_transition(current, new)
+
+
+# How the console and the wallboard name each state.
+FRENCH_STATES: dict[AgentState, str] = {
+    AgentState.OFFLINE: "hors ligne",
+    AgentState.AVAILABLE: "disponible",
+    AgentState.RINGING: "appel en présentation",
+    AgentState.ON_CALL: "en communication",
+    AgentState.WRAP_UP: "en fin d'appel",
+    AgentState.PAUSED: "en pause",
+}

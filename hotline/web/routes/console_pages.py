@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
+from hotline.domain.agent_states import FRENCH_STATES
 from hotline.domain.roles import Role
 from hotline.services.web_sessions import SESSION_TTL, SessionAgent, TooManyAttemptsError
 from hotline.storage.models import Agent
@@ -101,5 +102,7 @@ def console(request: Request, parts: PartsDep) -> Response:
     with Session(parts.engine) as session:
         agent = session.get(Agent, found.agent_id)
         name = agent.display_name if agent is not None else found.login
-    context = {"name": name, "login": found.login, "role": found.role.value, "csrf_token": found.csrf_token}
+        state = FRENCH_STATES[agent.state] if agent is not None else ""
+    context = {"name": name, "login": found.login, "role": found.role.value, "csrf_token": found.csrf_token,
+               "state": state}  # fmt: skip
     return TEMPLATES.TemplateResponse(request, "console.html", context)

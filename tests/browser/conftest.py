@@ -1,0 +1,75 @@
+"""Browser tests: Debian's chromium driven by Playwright (never a downloaded browser), against the hotline's web
+app served by uvicorn on 127.0.0.1 (SQLite, no IVR)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, sync_playwright
+
+from hotline.app import build
+from hotline.domain.roles import Role
+from hotline.services.agent_accounts import AgentAccounts
+from hotline.settings import Settings
+from hotline.storage.db import make_engine, upgrade_database
+
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "un-mot-de-passe"
+
+
+@dataclass(frozen=True)
+class WebApp:
+    base_url: str
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
+    workdir = tmp_path_factory.mktemp("web")
+    url = f"sqlite:///{workdir / 'hotline.db'}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    AgentAccounts(engine).add("alice", "Alice Martin", Role.AGENT, ["eau"], PASSWORD)
+    engine.dispose()
+    settings = Settings(_env_file=None, data_dir=workdir, database_url=url)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(build(settings, with_ivr=False).web, host="127.0.0.1", port=port,
+                                           log_level="warning"))  # fmt: skip
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(f"{base}/healthz", timeout=1)
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    yield WebApp(base)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"no chromium at {CHROMIUM}: run scripts/setup (it installs Debian's chromium)")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield launched
+        launched.close()
