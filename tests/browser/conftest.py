@@ -36,7 +36,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
     workdir = tmp_path_factory.mktemp("web")
     url = f"sqlite:///{workdir / 'hotline.db'}"
@@ -65,7 +65,9 @@ def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, never session-scoped: Playwright's sync API keeps an event loop running in the main thread while
+# it is open, and the tests after these ones call asyncio.run.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"no chromium at {CHROMIUM}: run scripts/setup (it installs Debian's chromium)")
