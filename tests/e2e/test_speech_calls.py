@@ -167,9 +167,11 @@ def test_a_low_confidence_match_is_asked_once_then_answered(
     [(yes_wav, _, _)] = [s for s in sample("answer_yes_no") if s[1].startswith("Au timbre")]
     result = speak(
         asterisk,
-        [Silence(BARGE_IN_AT_MS), Audio(wav), Silence(13_000), Audio(yes_wav), Silence(3000)],
+        # The question plays about 10 s after the words end; a slow turn on a busy machine adds seconds, and a
+        # "yes" said over the question's end would cut it: the caller answers 17 s after.
+        [Silence(BARGE_IN_AT_MS), Audio(wav), Silence(17_000), Audio(yes_wav), Silence(3000)],
         "0611000006",
-        hold_ms=30_000,
+        hold_ms=34_000,
     )
     [call] = wait_call_closed(whisper_hotline, "0611000006")
     events = events_of(whisper_hotline, call.id)
