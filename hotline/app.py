@@ -87,6 +87,7 @@ class Hotline:
             transfers=self.ivr.acd if self.ivr is not None else None,
             recordings=AriRecordings(self.ivr.client) if self.ivr is not None else None,
             session_idle_s=self.settings.session_idle_s,
+            wrap_up_s=self.settings.agent_wrap_up_s,
         )
         return create_web_app(parts, lifespan=self._lifespan)
 

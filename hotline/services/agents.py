@@ -6,7 +6,7 @@ from sqlalchemy.engine import Engine
 
 from hotline import bus as events
 from hotline.bus import EventBus
-from hotline.domain.agent_states import check_transition
+from hotline.domain.agent_states import FRENCH_STATES, check_transition
 from hotline.domain.enums import AgentState
 from hotline.services.unit_of_work import UnitOfWork, unit_of_work
 from hotline.storage import repository
@@ -37,9 +37,9 @@ OFFERABLE_STATES = frozenset({AgentState.AVAILABLE, AgentState.WRAP_UP})
 def why_not_offerable(agent: Agent | None, agent_id: int) -> str | None:
     """Why this agent cannot be offered a call now (None: they can)."""
     if agent is None or not agent.active:
-        return f"no active agent {agent_id}"
+        return f"aucun conseiller actif n° {agent_id}"
     if agent.state not in OFFERABLE_STATES:
-        return f"agent {agent.login} is {agent.state.value}"
+        return f"{agent.login} est {FRENCH_STATES[agent.state]}"
     return None
 
 

@@ -134,7 +134,7 @@ class CallbackService:
             if taken.rowcount != 1:  # type: ignore[attr-defined]
                 if s.get(Callback, callback_id) is None:
                     raise CallbackNotFoundError(f"no callback {callback_id}")
-                raise CallbackConflictError(f"callback {callback_id} is not waiting to be placed")
+                raise CallbackConflictError("ce rappel n'attend plus d'être passé (déjà en cours ou terminé)")
             callback = s.get(Callback, callback_id)
             assert callback is not None
             s.refresh(callback)

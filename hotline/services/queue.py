@@ -23,6 +23,7 @@ from hotline.domain.enums import AgentState, QueueEntryState
 from hotline.domain.queue import RECENT_HANDLE_TIMES, STAFFED_STATES, AgentSnapshot, WaitingCaller
 from hotline.domain.transfers import PRIORITY_TRANSFER
 from hotline.services.agents import move_agent_in, why_not_offerable
+from hotline.services.tickets import pick_up_in
 from hotline.services.unit_of_work import UnitOfWork, unit_of_work
 from hotline.storage import repository
 from hotline.storage.models import Agent, QueueEntry, utc_now
@@ -182,7 +183,7 @@ class QueueService:
                 .values(state=QueueEntryState.OFFERED, offered_agent_id=agent_id, offered_at=now)
             )
             if taken.rowcount != 1:  # type: ignore[attr-defined]
-                raise QueueConflictError(f"caller {entry_id} is no longer waiting")
+                raise QueueConflictError("cet appelant n'attend plus (pris par un collègue ou raccroché)")
             self._agent_to(uow, agent, AgentState.RINGING)
             entry = s.get(QueueEntry, entry_id)
             assert entry is not None
@@ -236,6 +237,9 @@ class QueueService:
             assert entry is not None
             s.refresh(entry)
             _note(s, entry.call_id, f"Appel pris par {agent.display_name} après {round(waited_s(entry))} s d'attente.")
+            ticket = repository.ticket_of_call(s, entry.call_id)
+            if ticket is not None:
+                pick_up_in(uow, ticket, agent_id)
             uow.publish(events.QueueChanged(entry_id=entry_id, call_id=entry.call_id, state=entry.state.value))
             return True
 

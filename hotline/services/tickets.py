@@ -20,7 +20,7 @@ from hotline.services import callbacks
 from hotline.services.unit_of_work import UnitOfWork, unit_of_work
 from hotline.storage import repository
 from hotline.storage.models import DEFAULT_PRIORITY as DEFAULT_ROW_PRIORITY
-from hotline.storage.models import Ticket, TicketCall, TicketCreate, utc_now
+from hotline.storage.models import Ticket, TicketCall, TicketCreate, TicketNote, utc_now
 from kb.loader import KnowledgeBase
 
 
@@ -41,6 +41,45 @@ def _id(value: int | None) -> int:
     if value is None:
         raise ValueError("row has no id")
     return value
+
+
+def move_in(
+    uow: UnitOfWork, ticket: Ticket, target: TicketStatus, *, by_agent_id: int | None = None, reason: str | None = None
+) -> None:
+    """Write an allowed move with its history row, announced after the commit (the caller checked the rules)."""
+    old = ticket.status
+    change = repository.change_ticket_status(uow.session, ticket, target, by_agent_id=by_agent_id, reason=reason)
+    if change is not None:
+        uow.publish(
+            events.TicketStatusChanged(
+                ticket_id=_id(ticket.id),
+                dossier=ticket.dossier_number,
+                from_status=old,
+                to_status=target,
+                by_agent_id=by_agent_id,
+                reason=reason,
+            )
+        )
+
+
+PICKED_UP_REASON = "appel pris"
+
+
+def pick_up_in(uow: UnitOfWork, ticket: Ticket, agent_id: int) -> None:
+    """An agent answered the ticket's call: it is theirs, and being worked on (unless already further on)."""
+    ticket.assigned_agent_id = agent_id
+    uow.session.add(ticket)
+    if ticket.status in (TicketStatus.OPEN, TicketStatus.WAITING_CALLBACK):
+        move_in(uow, ticket, TicketStatus.IN_PROGRESS, by_agent_id=agent_id, reason=PICKED_UP_REASON)
+
+
+@dataclass(frozen=True)
+class TicketDetails:
+    """What an agent files a ticket under and how they resolved it."""
+
+    category: str | None
+    service: str | None
+    resolution: str | None
 
 
 class TicketService:
@@ -76,6 +115,48 @@ class TicketService:
             self.move_in(uow, ticket, rules.REOPENED_STATUS, by_agent_id=by_agent_id, reason=reason)
             return ticket
 
+    def work_on(
+        self, ticket_id: int, target: TicketStatus, *, by_agent_id: int, reason: str | None = None
+    ) -> Ticket:
+        """An agent's status button: a move the workflow allows, or "rouvrir" a resolved or closed ticket."""
+        with unit_of_work(self.engine, self.bus) as uow:
+            ticket = self._get(uow, ticket_id)
+            if ticket.status == target:
+                return ticket
+            if target == rules.REOPENED_STATUS and rules.can_reopen(ticket.status):
+                self.move_in(uow, ticket, target, by_agent_id=by_agent_id, reason=reason or rules.REOPEN_LABEL)
+            else:
+                rules.check_change(ticket.status, target)
+                self.move_in(uow, ticket, target, by_agent_id=by_agent_id, reason=reason)
+            return ticket
+
+    def add_note(self, ticket_id: int, body: str, *, by_agent_id: int) -> TicketNote:
+        text = body.strip()
+        if not text:
+            raise ValueError("une note vide n'est pas enregistrée")
+        with unit_of_work(self.engine, self.bus) as uow:
+            ticket = self._get(uow, ticket_id)
+            return repository.add_ticket_note(uow.session, ticket, text, author_agent_id=by_agent_id)
+
+    def update_details(self, ticket_id: int, change: TicketDetails, *, by_agent_id: int) -> list[str]:
+        """Category, owning service and resolution text; each change is said in a note signed by the agent.
+        Returns the French lines of that note (empty: nothing changed)."""
+        topics = {e.topic for e in self.kb.entries}
+        if change.category is not None and change.category not in topics:
+            raise ValueError(f"catégorie inconnue : {change.category}")
+        with unit_of_work(self.engine, self.bus) as uow:
+            ticket = self._get(uow, ticket_id)
+            lines = []
+            for field, label in (("category", "Catégorie"), ("service", "Service"), ("resolution", "Résolution")):
+                new = getattr(change, field)
+                new = new.strip() or None if isinstance(new, str) else new
+                if new != getattr(ticket, field):
+                    setattr(ticket, field, new)
+                    lines.append(f"{label} : {new or '(effacé)'}")
+            if lines:
+                repository.add_ticket_note(uow.session, ticket, "\n".join(lines), author_agent_id=by_agent_id)
+            return lines
+
     # ---- inside a caller's unit of work
     def create_in(self, uow: UnitOfWork, ticket_in: TicketCreate, *, by_agent_id: int | None = None) -> Ticket:
         ticket = repository.create_ticket(uow.session, ticket_in, by_agent_id=by_agent_id)
@@ -96,19 +177,7 @@ class TicketService:
         reason: str | None = None,
     ) -> None:
         """Write an allowed move with its history row (the caller has checked it against the rules)."""
-        old = ticket.status
-        change = repository.change_ticket_status(uow.session, ticket, target, by_agent_id=by_agent_id, reason=reason)
-        if change is not None:
-            uow.publish(
-                events.TicketStatusChanged(
-                    ticket_id=_id(ticket.id),
-                    dossier=ticket.dossier_number,
-                    from_status=old,
-                    to_status=target,
-                    by_agent_id=by_agent_id,
-                    reason=reason,
-                )
-            )
+        move_in(uow, ticket, target, by_agent_id=by_agent_id, reason=reason)
 
     def open_for_caller_in(
         self,

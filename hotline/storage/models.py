@@ -232,6 +232,8 @@ class Ticket(TicketBase, table=True):
     created_at: datetime = Field(default_factory=utc_now, index=True)
     updated_at: datetime = Field(default_factory=utc_now)
     resolved_at: datetime | None = None
+    category: str | None = Field(default=None, max_length=TOPIC_LENGTH, index=True)  # a KB topic, set by an agent
+    resolution: str | None = Field(default=None, sa_type=Text)  # how it was resolved, in the agent's words
 
 
 class TicketCreate(TicketBase):

@@ -9,7 +9,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import StatelessLifespan
 
 from hotline.web.deps import WebParts
-from hotline.web.routes import agent_api, callback_api, console_pages, health, kb_api, message_api, pages
+from hotline.web.routes import (
+    agent_api,
+    callback_api,
+    console_pages,
+    console_parts,
+    health,
+    kb_api,
+    message_api,
+    pages,
+    ticket_pages,
+)
 
 TITLE = "Numéro vert — Aurevault Agglomération"
 
@@ -25,6 +35,8 @@ def create_web_app(parts: WebParts, lifespan: StatelessLifespan[FastAPI] | None 
         callback_api.router,
         message_api.router,
         console_pages.router,
+        console_parts.router,
+        ticket_pages.router,
         pages.router,
     ):
         app.include_router(router)

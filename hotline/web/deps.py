@@ -39,6 +39,7 @@ class WebParts:
     transfers: TransferDesk | None = None  # the queue, when the IVR runs in this process
     recordings: RecordingSource | None = None  # the callers' messages, through the IVR's ARI client
     session_idle_s: int = 1800  # a session unused this long ends
+    wrap_up_s: float = 30.0  # the wrap-up after each call (the console counts it down)
 
     @cached_property
     def _own_sessions(self) -> WebSessions:

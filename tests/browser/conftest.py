@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
-from hotline.app import build
+from hotline.app import Hotline, build
 from hotline.domain.roles import Role
 from hotline.services.agent_accounts import AgentAccounts
 from hotline.settings import Settings
@@ -28,6 +28,7 @@ PASSWORD = "un-mot-de-passe"
 @dataclass(frozen=True)
 class WebApp:
     base_url: str
+    hotline: Hotline  # its engine and bus: a test changes things as the IVR would, and the pages hear of it
 
 
 def _free_port() -> int:
@@ -43,11 +44,13 @@ def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
     upgrade_database(url)
     engine = make_engine(url)
     AgentAccounts(engine).add("alice", "Alice Martin", Role.AGENT, ["eau"], PASSWORD)
+    AgentAccounts(engine).add("bruno", "Bruno Lefèvre", Role.AGENT, ["eau"], PASSWORD)
     engine.dispose()
     settings = Settings(_env_file=None, data_dir=workdir, database_url=url)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(build(settings, with_ivr=False).web, host="127.0.0.1", port=port,
-                                           log_level="warning"))  # fmt: skip
+    hotline = build(settings, with_ivr=False)
+    server = uvicorn.Server(uvicorn.Config(hotline.web, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))  # fmt: skip
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
@@ -60,7 +63,7 @@ def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
-    yield WebApp(base)
+    yield WebApp(base, hotline)
     server.should_exit = True
     thread.join(timeout=10)
 

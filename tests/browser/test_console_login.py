@@ -22,8 +22,8 @@ def test_an_agent_signs_in_sees_the_console_and_signs_out(web_app: WebApp, brows
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     expect(page).to_have_url(f"{web_app.base_url}/console")
-    expect(page.locator("h1")).to_have_text("Console de Alice Martin")
-    expect(page.locator("#my-state")).to_have_text("Votre état : hors ligne")
+    expect(page.locator("h1")).to_have_text("Console — Alice Martin")
+    expect(page.locator("#me h2")).to_contain_text("Mon état : hors ligne")
     color = page.evaluate("getComputedStyle(document.querySelector('.bar')).backgroundColor")
     assert color == "rgb(0, 0, 145)", "the app's own stylesheet is applied"
     page.screenshot(path=str(tmp_path / "console.png"), full_page=True)

@@ -142,7 +142,7 @@ def test_take_a_waiting_caller_once(engine_and_client: tuple[Engine, TestClient]
     bob = sign_in(client, "bob")  # another agent, a second later
     client.put("/api/agents/me/state", json={"state": "available"}, headers=bob)
     r = client.post(f"/api/queue/{call_id}/take", headers=bob)
-    assert r.status_code == 409 and "no longer waiting" in r.json()["detail"], r.text
+    assert r.status_code == 409 and "n'attend plus" in r.json()["detail"], r.text
     assert client.get("/api/agents/me").json()["state"] == "available", "a refused take changes nothing"
     assert client.post("/api/queue/999999/take", headers=bob).status_code == 404
 
@@ -208,7 +208,7 @@ def test_callbacks_listed_with_their_attempts_and_called_now_once(
     bob = sign_in(client, "bob")
     client.put("/api/agents/me/state", json={"state": "available"}, headers=bob)
     r = client.post(f"/api/callbacks/{number}/call-now", headers=bob)
-    assert r.status_code == 409 and "not waiting to be placed" in r.json()["detail"], r.text
+    assert r.status_code == 409 and "n'attend plus d'être passé" in r.json()["detail"], r.text
     assert client.post("/api/callbacks/999999/call-now", headers=bob).status_code == 404
     [listed] = client.get("/api/callbacks").json()
     assert listed["state"] == "in_progress" and [t["result"] for t in listed["tries"]] == [None]

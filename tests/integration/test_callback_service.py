@@ -167,6 +167,6 @@ def test_call_now_needs_an_available_agent(engine: Engine) -> None:
     callback_id, _ = callback_from_the_queue(engine)
     service = CallbackService(engine)
     busy = make_agent(engine, "bob", AgentState.ON_CALL)
-    with pytest.raises(CallbackConflictError, match="bob is on_call"):
+    with pytest.raises(CallbackConflictError, match="bob est en communication"):
         service.call_now(callback_id, busy)
     assert service.due()[0].callback_id == callback_id  # nothing changed

@@ -43,8 +43,19 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/callbacks/{callback_id}/call-now"): SIGNED_IN,
     ("GET", "/api/calls/{call_id}/message"): SIGNED_IN,
     ("GET", "/console"): SIGNED_IN,
+    ("GET", "/console/parts/me"): SIGNED_IN,
+    ("GET", "/console/parts/queue"): SIGNED_IN,
+    ("GET", "/console/parts/callbacks"): SIGNED_IN,
+    ("GET", "/console/parts/crisis"): SIGNED_IN,
+    ("GET", "/tickets"): SIGNED_IN,
+    ("GET", "/tickets/{number}"): SIGNED_IN,
+    ("POST", "/tickets/{number}/status"): SIGNED_IN,
+    ("POST", "/tickets/{number}/notes"): SIGNED_IN,
+    ("POST", "/tickets/{number}/details"): SIGNED_IN,
 }
-PAGES = {"/console"}  # an unsigned visitor is sent to /login rather than told 401
+# An unsigned visitor is sent to /login rather than told 401.
+PAGES = {"/console", "/tickets", "/tickets/{number}", "/tickets/{number}/status", "/tickets/{number}/notes",
+         "/tickets/{number}/details"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +77,7 @@ def operations(client: TestClient) -> set[tuple[str, str]]:
 
 
 def call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> int:
-    url = path.replace("{entry_id}", "nope").replace("{call_id}", "999999").replace("{callback_id}", "999999")
+    url = path.replace("{entry_id}", "nope").replace("{call_id}", "999999").replace("{callback_id}", "999999").replace("{number}", "12345678")
     if path == "/api/events":
         with client.stream(method, url, headers=headers) as stream:
             return stream.status_code

@@ -10,21 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterable, Iterator
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 
 from hotline.bus import to_json
 from hotline.domain.agent_states import AgentStateError, check_request
 from hotline.domain.enums import AgentState, QueueEntryState
-from hotline.domain.queue import WaitingCaller, position_of, queue_order
 from hotline.domain.roles import Role
 from hotline.domain.transfers import TransferTargetError
-from hotline.services.queue import QueueConflictError, QueueService, waited_s
+from hotline.services.queue import QueueConflictError, QueueService
 from hotline.services.transfers import (
     TransferDesk,
     TransferNotFoundError,
@@ -33,7 +31,7 @@ from hotline.services.transfers import (
     prepare_transfer,
 )
 from hotline.services.web_sessions import SESSION_TTL, TooManyAttemptsError
-from hotline.storage.models import Agent, AgentStateChange, QueueEntry, Ticket, utc_now
+from hotline.storage.models import Agent, QueueEntry
 from hotline.web.deps import (
     SESSION_COOKIE,
     AuthenticatedAgent,
@@ -42,10 +40,11 @@ from hotline.web.deps import (
     SessionDep,
     require_role,
 )
+from hotline.web.desk_views import AgentNotFoundError, Me, WaitingCallerView, my_desk, waiting_callers
 
 router = APIRouter(prefix="/api")
+RECONNECT_MS = 1000  # a console whose stream broke (a restart of the server) comes back this fast
 AnyAgent = Annotated[AuthenticatedAgent, Depends(require_role(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
-EARLIER_TICKETS = 5  # on the agent's screen: the caller's last requests
 
 
 class SignInRequest(BaseModel):
@@ -62,50 +61,6 @@ class SignInResponse(BaseModel):
 class StateRequest(BaseModel):
     state: Literal["available", "paused", "offline"]
     reason: str | None = Field(default=None, max_length=100)
-
-
-class CurrentCall(BaseModel):
-    entry_id: int
-    call_id: int
-    caller_phone: str | None
-    topic: str | None
-    faq_id: str | None
-    reason: str | None
-    transcript: str | None
-    waited_s: float
-    state: QueueEntryState
-
-
-class Me(BaseModel):
-    login: str
-    name: str
-    role: Role
-    state: AgentState
-    since: datetime
-    reason: str | None
-    skills: list[str]
-    call: CurrentCall | None  # the caller offered (ringing) or being talked to
-
-
-class EarlierTicket(BaseModel):
-    dossier: str
-    subject: str
-    status: str
-    created_at: datetime
-
-
-class WaitingCallerView(BaseModel):
-    entry_id: int
-    call_id: int
-    position: int
-    waited_s: float
-    priority: int
-    topic: str | None
-    faq_id: str | None
-    reason: str | None
-    transcript: str | None
-    caller_phone: str | None
-    earlier_tickets: list[EarlierTicket]
 
 
 # ---- session
@@ -152,46 +107,10 @@ def _queue(parts: PartsDep) -> QueueService:
 
 
 def _me(session: SessionDep, agent_id: int) -> Me:
-    agent = session.get(Agent, agent_id)
-    if agent is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Agent inconnu.")
-    session.refresh(agent)
-    last = session.exec(
-        select(AgentStateChange).where(AgentStateChange.agent_id == agent_id).order_by(col(AgentStateChange.id).desc())
-    ).first()
-    entry = session.exec(
-        select(QueueEntry)
-        .where(
-            (col(QueueEntry.offered_agent_id) == agent_id) & (QueueEntry.state == QueueEntryState.OFFERED)
-            | (col(QueueEntry.answered_by_agent_id) == agent_id)
-            & (QueueEntry.state == QueueEntryState.ANSWERED)
-            & col(QueueEntry.left_at).is_(None)
-        )
-        .order_by(col(QueueEntry.id).desc())
-    ).first()
-    call = None
-    if entry is not None and entry.id is not None:
-        call = CurrentCall(
-            entry_id=entry.id,
-            call_id=entry.call_id,
-            caller_phone=entry.caller_phone,
-            topic=entry.topic,
-            faq_id=entry.faq_id,
-            reason=entry.reason,
-            transcript=entry.transcript,
-            waited_s=round(waited_s(entry), 1),
-            state=entry.state,
-        )
-    return Me(
-        login=agent.login,
-        name=agent.display_name,
-        role=agent.role,
-        state=agent.state,
-        since=agent.state_changed_at,
-        reason=last.reason if last is not None and last.to_state is agent.state else None,
-        skills=list(agent.skills),
-        call=call,
-    )
+    try:
+        return my_desk(session, agent_id)
+    except AgentNotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Agent inconnu.") from exc
 
 
 @router.get("/agents/me", response_model=Me)
@@ -227,42 +146,7 @@ def end_my_wrap_up(user: AnyAgent, session: SessionDep, parts: PartsDep) -> Me:
 
 @router.get("/queue", response_model=list[WaitingCallerView])
 def get_queue(user: AnyAgent, session: SessionDep) -> list[WaitingCallerView]:
-    entries = list(session.exec(select(QueueEntry).where(QueueEntry.state == QueueEntryState.WAITING)))
-    callers = [WaitingCaller(e.id, e.priority, e.enqueued_at, e.topic) for e in entries if e.id is not None]
-    by_id = {e.id: e for e in entries}
-    now = utc_now()
-    out: list[WaitingCallerView] = []
-    for caller in queue_order(callers):
-        entry = by_id[caller.entry_id]
-        earlier: list[EarlierTicket] = []
-        if entry.caller_phone:
-            tickets = session.exec(
-                select(Ticket)
-                .where(
-                    Ticket.caller_phone == entry.caller_phone,
-                    or_(col(Ticket.call_id).is_(None), col(Ticket.call_id) != entry.call_id),
-                )
-                .order_by(col(Ticket.created_at).desc())
-                .limit(EARLIER_TICKETS)
-            )
-            earlier = [EarlierTicket(dossier=t.dossier_number, subject=t.subject, status=t.status.value,
-                                     created_at=t.created_at) for t in tickets]  # fmt: skip
-        out.append(
-            WaitingCallerView(
-                entry_id=caller.entry_id,
-                call_id=entry.call_id,
-                position=position_of(caller.entry_id, callers) or 0,
-                waited_s=round(waited_s(entry, now), 1),
-                priority=entry.priority,
-                topic=entry.topic,
-                faq_id=entry.faq_id,
-                reason=entry.reason,
-                transcript=entry.transcript,
-                caller_phone=entry.caller_phone,
-                earlier_tickets=earlier,
-            )
-        )
-    return out
+    return waiting_callers(session)
 
 
 class TakeResponse(BaseModel):
@@ -365,6 +249,7 @@ async def events(user: AnyAgent, parts: PartsDep) -> AsyncIterable[ServerSentEve
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Pas de flux d'événements dans ce processus.")
     subscription = parts.bus.subscribe()
     try:
+        yield ServerSentEvent(comment="en direct", retry=RECONNECT_MS)
         async for event in subscription:
             yield ServerSentEvent(raw_data=to_json(event), event=event.kind)
     finally:

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from hotline.domain.agent_states import FRENCH_STATES
 from hotline.domain.roles import Role
 from hotline.services.web_sessions import SESSION_TTL, SessionAgent, TooManyAttemptsError
 from hotline.storage.models import Agent
 from hotline.web.deps import SESSION_COOKIE, PartsDep
-from hotline.web.routes.pages import TEMPLATES
+from hotline.web.routes.console_parts import callbacks_context, crisis_context, me_context, queue_context
+from hotline.web.templating import TEMPLATES
 
 router = APIRouter()
 LOGIN_CSRF_COOKIE = "hotline_login_csrf"
@@ -102,7 +102,7 @@ def console(request: Request, parts: PartsDep) -> Response:
     with Session(parts.engine) as session:
         agent = session.get(Agent, found.agent_id)
         name = agent.display_name if agent is not None else found.login
-        state = FRENCH_STATES[agent.state] if agent is not None else ""
     context = {"name": name, "login": found.login, "role": found.role.value, "csrf_token": found.csrf_token,
-               "state": state}  # fmt: skip
+               **me_context(parts, found.agent_id, found.csrf_token), **queue_context(parts),
+               **callbacks_context(parts), **crisis_context(parts)}  # fmt: skip
     return TEMPLATES.TemplateResponse(request, "console.html", context)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from hotline.web.deps import PartsDep
-
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parents[1] / "templates"))
+from hotline.web.templating import TEMPLATES
 
 router = APIRouter()
 
