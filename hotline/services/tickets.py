@@ -16,6 +16,7 @@ from hotline import bus as events
 from hotline.bus import EventBus
 from hotline.domain import tickets as rules
 from hotline.domain.enums import CallOutcome, TicketStatus
+from hotline.domain.topics import topic
 from hotline.services import callbacks
 from hotline.services.unit_of_work import UnitOfWork, unit_of_work
 from hotline.storage import repository
@@ -115,9 +116,7 @@ class TicketService:
             self.move_in(uow, ticket, rules.REOPENED_STATUS, by_agent_id=by_agent_id, reason=reason)
             return ticket
 
-    def work_on(
-        self, ticket_id: int, target: TicketStatus, *, by_agent_id: int, reason: str | None = None
-    ) -> Ticket:
+    def work_on(self, ticket_id: int, target: TicketStatus, *, by_agent_id: int, reason: str | None = None) -> Ticket:
         """An agent's status button: a move the workflow allows, or "rouvrir" a resolved or closed ticket."""
         with unit_of_work(self.engine, self.bus) as uow:
             ticket = self._get(uow, ticket_id)
@@ -152,7 +151,8 @@ class TicketService:
                 new = new.strip() or None if isinstance(new, str) else new
                 if new != getattr(ticket, field):
                     setattr(ticket, field, new)
-                    lines.append(f"{label} : {new or '(effacé)'}")
+                    shown = topic(new) if field == "category" and new else new
+                    lines.append(f"{label} : {shown or '(effacé)'}")
             if lines:
                 repository.add_ticket_note(uow.session, ticket, "\n".join(lines), author_agent_id=by_agent_id)
             return lines

@@ -62,37 +62,6 @@ def duration(seconds: float) -> str:
     return f"{secs} s"
 
 
-# The knowledge base's topics as the city names them (the file names are plain ASCII slugs).
-TOPIC_LABELS: dict[str, str] = {
-    "accueil": "Accueil",
-    "animaux": "Animaux",
-    "benevolat": "Bénévolat",
-    "cimetiere": "Cimetière",
-    "crise": "Crise",
-    "culture": "Culture",
-    "dechets": "Déchets",
-    "eau": "Eau",
-    "elections": "Élections",
-    "etat-civil": "État civil",
-    "logement": "Logement",
-    "mairie": "Mairie",
-    "nuisances": "Nuisances",
-    "numerique": "Numérique",
-    "participation": "Participation citoyenne",
-    "petite-enfance": "Petite enfance",
-    "proprete": "Propreté",
-    "sante": "Santé",
-    "scolaire": "Scolaire",
-    "seniors": "Seniors",
-    "social": "Social",
-    "sport": "Sport",
-    "stationnement": "Stationnement",
-    "suivi": "Suivi de dossier",
-    "transports": "Transports",
-    "urbanisme": "Urbanisme",
-    "voirie": "Voirie",
-}
-
 # Why the IVR handed the caller to a person (the queue entry's reason).
 HANDOFF_LABELS: dict[str, str] = {
     "caller_asked": "a demandé un conseiller",
@@ -112,12 +81,6 @@ CALLBACK_STATE_LABELS: dict[str, str] = {
     "failed": "abandonné après plusieurs essais",
     "cancelled": "annulé",
 }
-
-
-def topic(slug: str | None) -> str:
-    if not slug:
-        return "sans sujet"
-    return TOPIC_LABELS.get(slug, slug.replace("-", " ").capitalize())
 
 
 def handoff(reason: str | None) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from hotline.domain import topics
 from hotline.domain.agent_states import FRENCH_STATES
 from hotline.domain.enums import AgentState, TicketStatus
 from hotline.domain.tickets import REOPENED_STATUS, STATUS_LABELS, can_reopen
@@ -18,7 +19,7 @@ TEMPLATES.env.filters.update(
     date_time=french.date_time,
     clock=french.clock,
     duration=french.duration,
-    topic=french.topic,
+    topic=topics.topic,
     handoff=french.handoff,
     callback_result=french.callback_result,
     callback_state=french.callback_state,

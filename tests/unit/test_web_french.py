@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from hotline.domain import topics
 from hotline.web import french
 
 
@@ -39,10 +40,10 @@ def test_every_topic_of_the_knowledge_base_has_its_french_name() -> None:
     from hotline.settings import DEFAULT_KB_PATH
     from kb.loader import load_kb
 
-    topics = {e.topic for e in load_kb(DEFAULT_KB_PATH).entries}
-    assert topics <= set(french.TOPIC_LABELS), sorted(topics - set(french.TOPIC_LABELS))
-    assert french.topic("dechets") == "Déchets" and french.topic("cimetiere") == "Cimetière"
-    assert french.topic("nouveau-sujet") == "Nouveau sujet" and french.topic(None) == "sans sujet"
+    used = {e.topic for e in load_kb(DEFAULT_KB_PATH).entries}
+    assert used <= set(topics.TOPIC_LABELS), sorted(used - set(topics.TOPIC_LABELS))
+    assert topics.topic("dechets") == "Déchets" and topics.topic("cimetiere") == "Cimetière"
+    assert topics.topic("nouveau-sujet") == "Nouveau sujet" and topics.topic(None) == "sans sujet"
 
 
 def test_every_handoff_reason_of_the_flow_has_a_french_label() -> None:

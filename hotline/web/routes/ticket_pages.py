@@ -13,11 +13,11 @@ from sqlmodel import Session
 from hotline.domain import dossier
 from hotline.domain.enums import TicketStatus
 from hotline.domain.tickets import TransitionNotAllowedError
+from hotline.domain.topics import topic
 from hotline.services.tickets import TicketDetails, TicketService
 from hotline.storage import repository
 from hotline.storage.models import Agent, Ticket
 from hotline.web.deps import PartsDep, WebParts
-from hotline.web.french import topic
 from hotline.web.page_auth import StaffForm, StaffPage, back_to
 from hotline.web.templating import TEMPLATES
 from hotline.web.ticket_views import OUTCOME_LABELS, search, ticket_page
