@@ -33,6 +33,8 @@ from ivr.runtime.service import Ivr, build_ivr
 from kb.loader import KnowledgeBase, load_kb
 from kb.matcher import Matcher, build_matcher
 
+SHUTDOWN_GRACE_S = 3  # how long a stop waits for open requests (the consoles' event streams) before cutting them
+
 Background = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -132,4 +134,6 @@ def serve(settings: Settings, host: str, port: int) -> None:
     """The web app, the API and the IVR in one process and one event loop, until SIGINT or SIGTERM."""
     import uvicorn
 
-    uvicorn.run(build(settings).web, host=host, port=port, log_level="info", loop="uvloop")
+    # Event streams never end by themselves: after this grace they are cut, so a restart is not held up.
+    uvicorn.run(build(settings).web, host=host, port=port, log_level="info", loop="uvloop",
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_S)  # fmt: skip

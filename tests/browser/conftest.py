@@ -37,35 +37,62 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
-    workdir = tmp_path_factory.mktemp("web")
+class Server:
+    """The web app served by uvicorn in a thread, on a port that stays the same across a restart."""
+
+    def __init__(self, hotline: Hotline, port: int) -> None:
+        self.hotline = hotline
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        config = uvicorn.Config(self.hotline.web, host="127.0.0.1", port=self.port, log_level="warning",
+                                timeout_graceful_shutdown=1)  # fmt: skip
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{self.base_url}/healthz", timeout=1)
+                return
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+            assert not self._thread.is_alive(), "uvicorn did not stop"
+        self._server = self._thread = None
+
+
+def new_hotline(workdir: Path) -> Hotline:
+    """A hotline without its IVR on a fresh SQLite database, with two agents (password PASSWORD)."""
     url = f"sqlite:///{workdir / 'hotline.db'}"
     upgrade_database(url)
     engine = make_engine(url)
     AgentAccounts(engine).add("alice", "Alice Martin", Role.AGENT, ["eau"], PASSWORD)
     AgentAccounts(engine).add("bruno", "Bruno Lefèvre", Role.AGENT, ["eau"], PASSWORD)
     engine.dispose()
-    settings = Settings(_env_file=None, data_dir=workdir, database_url=url)
-    port = _free_port()
-    hotline = build(settings, with_ivr=False)
-    server = uvicorn.Server(uvicorn.Config(hotline.web, host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=1))  # fmt: skip
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-    yield WebApp(base, hotline)
-    server.should_exit = True
-    thread.join(timeout=10)
+    return build(Settings(_env_file=None, data_dir=workdir, database_url=url), with_ivr=False)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    served = Server(new_hotline(tmp_path_factory.mktemp("web")), _free_port())
+    served.start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def web_app(server: Server) -> WebApp:
+    return WebApp(server.base_url, server.hotline)
 
 
 # Module-scoped, never session-scoped: Playwright's sync API keeps an event loop running in the main thread while

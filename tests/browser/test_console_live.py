@@ -138,6 +138,22 @@ def test_a_refused_ticket_move_is_said_in_french(page: Page) -> None:
     expect(page.locator("#flash")).to_have_text("Un dossier « résolu » ne peut pas passer à « en attente de rappel ».")
 
 
+def test_after_the_call_the_wrap_up_counts_down_and_terminer_ends_it(web_app: WebApp, page: Page) -> None:
+    queue = QueueService(web_app.hotline.engine, web_app.hotline.bus)
+    [entry] = [e for e in queue.open_entries() if e.answered_by_agent_id == agent_id(web_app, "alice")]
+    assert entry.id is not None
+    queue.conversation_ended(entry.id)
+    me = page.locator("#me")
+    expect(me.locator("h2")).to_contain_text("en fin d'appel", timeout=LIVE_MS)
+    expect(page.locator("#screen-pop")).to_have_count(0)
+    left = me.locator("[data-countdown-s]")
+    first = left.inner_text()
+    page.wait_for_timeout(2100)
+    assert left.inner_text() != first, f"the wrap-up counts down: {first} then {left.inner_text()}"
+    me.get_by_role("button", name="Terminer").click()
+    expect(me.locator("h2")).to_contain_text("Mon état : disponible")
+
+
 def test_the_callbacks_list_and_the_crisis_banner_arrive_live(web_app: WebApp, page: Page, store: CallStore) -> None:
     call_id = store.start_call("live-3", "0380123456", "0800123456")
     dossier = store.create_ticket(call_id, "callback_requested", None, needs_callback=True)
@@ -163,4 +179,3 @@ def test_the_console_is_keyboard_usable(page: Page) -> None:
         page.keyboard.press("Tab")
         focused.append(page.evaluate("document.activeElement.textContent.trim()"))
     assert "Dossiers" in focused and any("Rappeler" in f or "Disponible" in f or "Pause" in f for f in focused), focused
-

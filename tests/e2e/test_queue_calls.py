@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect, sync_playwright
 from sqlmodel import col, select
 
 from hotline.domain.enums import AgentState, CallbackState, CallOutcome, QueueEntryState, TicketStatus
@@ -32,6 +33,7 @@ from hotline.storage.models import (
 )
 from ivr.flow import commands as cmd
 from ivr.flow.prompts import queue_position_text
+from tests.browser.conftest import CHROMIUM
 from tests.e2e.conftest import E2E_AGENT_WEB_PASSWORD, AgentAccount, AsteriskSandbox, add_agent, disable_agent
 from tests.e2e.hotline_proc import HotlineProcess, start_hotline
 from tests.e2e.prompt_audio import play_audio
@@ -368,6 +370,76 @@ def test_skills_hold_a_caller_for_the_right_agent_and_an_agent_can_take_a_given_
     assert entry.state is QueueEntryState.ANSWERED
     wait_for("Bob available again", lambda: api.me()["state"] == "available", timeout=WRAP_UP_S + 5)
     api.sign_off()
+    assert_nothing_left(asterisk)
+
+
+def test_the_console_in_a_browser_takes_a_real_call_and_resolves_its_ticket(
+    tmp_path: Path, asterisk: AsteriskSandbox, queue_hotline: HotlineProcess, queue_agents: dict[str, AgentAccount]
+) -> None:
+    """Bob signs in to the console in chromium. A real caller asks for a person from the town hall's answer; the
+    row appears on Bob's page by itself with the caller's topic; Bob clicks "Prendre cet appel": the screen pop
+    says his phone rings, then, once his phone (sipp) answers, the call's ticket is on screen. He adds a note and
+    marks it résolu during the call; after the call he is back to available by himself, and finds the ticket by
+    its dossier number with the note, the call and its status."""
+    bob = queue_agents["bob"]
+    caller = "0622000005"
+    phone = AgentPhone(
+        bob.login, bob.sip_password, talk=[Silence(500), Tone(AGENT_TONE_HZ, 8000)], hold_ms=10_000,
+        answer_after_ms=2500, target=asterisk.target, workdir=tmp_path / "bob",
+    )  # fmt: skip
+    result: dict[str, CallResult] = {}
+    base = queue_hotline.base_url
+    with sync_playwright() as p, phone:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        page = browser.new_context(viewport={"width": 1280, "height": 720}, locale="fr-FR").new_page()
+        page.goto(f"{base}/login")
+        page.fill("#login", bob.login)
+        page.fill("#password", E2E_AGENT_WEB_PASSWORD)
+        page.click("button[type=submit]")
+        expect(page.locator("#live")).to_have_text("en direct")
+        page.locator("#me").get_by_role("button", name="Disponible").click()
+        expect(page.locator("#me h2")).to_contain_text("Mon état : disponible")
+        page.evaluate("window.__notReloaded = true")
+
+        steps = [Silence(CHOOSE_MS), Dtmf("1"), Silence(2000), Dtmf("0"), Tone(CALLER_TONE_HZ, 25_000)]
+        thread = call_in_background(result, "call", asterisk, caller, steps, 30_000, tmp_path / "caller")
+        row = page.locator("#queue tbody tr", has_text="06 22 00 00 05")
+        expect(row).to_contain_text("Mairie", timeout=20_000)
+        row.get_by_role("button", name="Prendre cet appel").click()
+        pop = page.locator("#screen-pop")
+        expect(pop).to_contain_text("Votre téléphone sonne : appel de 06 22 00 00 05", timeout=2000)
+        expect(pop).to_contain_text("Réponse du serveur vocal")
+        expect(pop).to_contain_text("En communication avec 06 22 00 00 05", timeout=10_000)
+        panel = page.locator("#ticket-panel")
+        expect(panel).to_contain_text("en cours")
+        dossier = panel.locator("h4 a").inner_text()
+        panel.get_by_label("Ajouter une note").fill("Horaires de la mairie donnés de vive voix.")
+        panel.get_by_role("button", name="Ajouter la note").click()
+        expect(page.locator("#flash")).to_have_text("Note ajoutée au dossier.")
+        panel.get_by_role("button", name="Résolu").click()
+        expect(panel.locator(".status")).to_have_text("résolu")
+        page.screenshot(path=str(tmp_path / "console-real-call.png"), full_page=True)
+        phone.wait_call(30)
+        expect(page.locator("#me h2")).to_contain_text("Mon état : disponible", timeout=(WRAP_UP_S + 15) * 1000)
+        assert page.evaluate("window.__notReloaded") is True, "all of it without a reload"
+        thread.join(60)
+
+        page.goto(f"{base}/tickets")
+        page.fill("#q", f"{dossier[:4]} {dossier[4:]}")
+        page.click("text=Chercher")
+        expect(page).to_have_url(f"{base}/tickets/{dossier}")
+        expect(page.locator(".facts")).to_contain_text("résolu")
+        expect(page.locator(".notes")).to_contain_text("Horaires de la mairie donnés de vive voix.")
+        expect(page.locator("main")).to_contain_text("passé à un conseiller")
+        page.goto(f"{base}/console")
+        page.locator("#me").get_by_role("button", name="Hors ligne").click()
+        expect(page.locator("#me h2")).to_contain_text("hors ligne")
+        browser.close()
+    bob_result = phone.stop()
+    assert bob_result.calls_answered == 1, bob_result
+    assert tone_seconds(result["call"].samples, AGENT_TONE_HZ) >= MIN_TONE_S, result["call"].describe()
+    [ticket] = rows(queue_hotline, select(Ticket).where(Ticket.dossier_number == dossier))
+    assert ticket.status is TicketStatus.RESOLVED and ticket.caller_phone == caller
     assert_nothing_left(asterisk)
 
 

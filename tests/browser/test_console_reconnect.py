@@ -1,0 +1,35 @@
+"""The console's event stream comes back by itself when the server restarts, and the page catches up with what
+changed while it was away (here a caller who joined the queue during the restart)."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Browser, expect
+
+from hotline.services.queue import NewEntry, QueueService
+from ivr.runtime.store import CallStore
+from tests.browser.conftest import PASSWORD, Server
+
+
+def test_the_console_reconnects_after_a_restart_and_catches_up(server: Server, browser: Browser) -> None:
+    page = browser.new_page()
+    page.goto(f"{server.base_url}/login")
+    page.fill("#login", "bruno")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    live = page.locator("#live")
+    expect(live).to_have_text("en direct")
+    page.evaluate("window.__notReloaded = true")
+
+    server.stop()
+    expect(live).to_have_text("connexion perdue, reconnexion…", timeout=5000)
+    engine = server.hotline.engine
+    store = CallStore(engine, server.hotline.kb)  # no bus: nobody is listening while the server is down
+    call_id = store.start_call("away-1", "+33655443322", "0800123456")
+    QueueService(engine).enqueue(NewEntry(call_id, "away-1", "+33655443322", "eau", None, 0, "caller_asked",
+                                          "une fuite devant chez moi"))  # fmt: skip
+    server.start()
+    expect(live).to_have_text("en direct", timeout=8000)
+    expect(page.locator("#queue")).to_contain_text("une fuite devant chez moi", timeout=3000)
+    expect(page.locator("#queue")).to_contain_text("06 55 44 33 22")
+    assert page.evaluate("window.__notReloaded") is True, "caught up without a reload"
+    page.close()
