@@ -77,7 +77,10 @@ def operations(client: TestClient) -> set[tuple[str, str]]:
 
 
 def call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> int:
-    url = path.replace("{entry_id}", "nope").replace("{call_id}", "999999").replace("{callback_id}", "999999").replace("{number}", "12345678")
+    fillers = {"{entry_id}": "nope", "{call_id}": "999999", "{callback_id}": "999999", "{number}": "12345678"}
+    url = path
+    for placeholder, value in fillers.items():
+        url = url.replace(placeholder, value)
     if path == "/api/events":
         with client.stream(method, url, headers=headers) as stream:
             return stream.status_code
