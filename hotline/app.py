@@ -90,6 +90,7 @@ class Hotline:
             recordings=AriRecordings(self.ivr.client) if self.ivr is not None else None,
             session_idle_s=self.settings.session_idle_s,
             wrap_up_s=self.settings.agent_wrap_up_s,
+            hotline_number=self.settings.toll_free_number,
         )
         return create_web_app(parts, lifespan=self._lifespan)
 

@@ -10,6 +10,7 @@ from hotline.cli import (
     bench_commands,
     db_commands,
     kb_commands,
+    open311_commands,
     say_command,
     serve_command,
     transcribe_command,
@@ -21,6 +22,7 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(bench_commands.app, name="bench")
 app.add_typer(asterisk_commands.app, name="asterisk")
 app.add_typer(agent_commands.app, name="agent")
+app.add_typer(open311_commands.app, name="open311")
 app.command("serve")(serve_command.serve)
 app.command("transcribe")(transcribe_command.transcribe)
 app.command("say")(say_command.say)

@@ -45,6 +45,10 @@ CHANNEL_ID_LENGTH = 64  # Asterisk unique ids look like "1700000000.42" or "<sys
 FAQ_ID_LENGTH = 128  # KB ids are "<topic>.<slug>"
 TOPIC_LENGTH = 64
 SERVICE_LENGTH = 64
+ORIGIN_LENGTH = 16
+ORIGIN_PHONE = "phone"
+ADDRESS_LENGTH = 500
+KEY_HASH_LENGTH = 64  # SHA-256 in hex
 SUBJECT_LENGTH = 200
 LOGIN_LENGTH = 64
 DISPLAY_NAME_LENGTH = 128
@@ -234,6 +238,14 @@ class Ticket(TicketBase, table=True):
     resolved_at: datetime | None = None
     category: str | None = Field(default=None, max_length=TOPIC_LENGTH, index=True)  # a KB topic, set by an agent
     resolution: str | None = Field(default=None, sa_type=Text)  # how it was resolved, in the agent's words
+    origin: str = Field(default=ORIGIN_PHONE, max_length=ORIGIN_LENGTH, index=True)  # phone, or open311
+    # What an Open311 client sent (None for a phone ticket): the request's text, where, and who asked.
+    description: str | None = Field(default=None, sa_type=Text)
+    address: str | None = Field(default=None, max_length=ADDRESS_LENGTH)
+    lat: float | None = None
+    lon: float | None = None
+    requester: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    attributes: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
 class TicketCreate(TicketBase):
@@ -382,6 +394,18 @@ class AuditLog(SQLModel, table=True):
     target: str = Field(default="", max_length=TARGET_LENGTH)
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     at: datetime = Field(default_factory=utc_now, index=True)
+
+
+class Open311Key(SQLModel, table=True):
+    """A city system allowed to create requests through Open311; only the key's SHA-256 is kept."""
+
+    __tablename__ = "open311_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=LOGIN_LENGTH, unique=True)
+    key_hash: str = Field(max_length=KEY_HASH_LENGTH, unique=True)
+    created_at: datetime = Field(default_factory=utc_now)
+    revoked_at: datetime | None = None
 
 
 class CrisisState(SQLModel, table=True):

@@ -17,6 +17,7 @@ from hotline.web.routes import (
     health,
     kb_api,
     message_api,
+    open311_api,
     pages,
     ticket_pages,
 )
@@ -37,6 +38,7 @@ def create_web_app(parts: WebParts, lifespan: StatelessLifespan[FastAPI] | None 
         console_pages.router,
         console_parts.router,
         ticket_pages.router,
+        open311_api.router,
         pages.router,
     ):
         app.include_router(router)

@@ -40,6 +40,7 @@ class WebParts:
     recordings: RecordingSource | None = None  # the callers' messages, through the IVR's ARI client
     session_idle_s: int = 1800  # a session unused this long ends
     wrap_up_s: float = 30.0  # the wrap-up after each call (the console counts it down)
+    hotline_number: str = "0800123456"  # the numéro vert, said to whoever files a request
 
     @cached_property
     def _own_sessions(self) -> WebSessions:

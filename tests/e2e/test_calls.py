@@ -6,20 +6,28 @@ holds, and that ARI holds no channel or bridge afterwards.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
+from xml.etree import ElementTree as ET
 
+import httpx
 import pytest
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from hotline.domain.enums import CallOutcome, TicketStatus
+from hotline.services.tickets import TicketService
 from hotline.storage.db import make_engine, session_scope
 from hotline.storage.models import Call, CallEvent, Ticket
 from ivr.flow import commands as cmd
+from ivr.flow.prompts import ticket_status_key
 from ivr.runtime.store import CallStore
 from kb.loader import load_kb
 from tests.e2e.conftest import AsteriskSandbox
@@ -149,6 +157,45 @@ def test_dossier_follow_up_valid_number(asterisk: AsteriskSandbox, hotline: Hotl
     # After the digits the caller hears the status read out: intro, 8 digits, the status sentence.
     assert result.heard.audible_seconds > 10, result.describe()
     assert row.outcome is CallOutcome.SELF_SERVED
+    assert_nothing_left(asterisk)
+
+
+def test_a_request_made_through_open311_is_followed_by_phone(
+    asterisk: AsteriskSandbox, hotline: HotlineProcess
+) -> None:
+    """A city system files a report through Open311 with its key (made by `hotline open311 key add`); an agent
+    resolves and closes it; the citizen calls, types the dossier number Open311 gave, and hears it is closed."""
+    env = {**os.environ, "HOTLINE_DATABASE_URL": hotline.database_url}
+    made = subprocess.run([sys.executable, "-m", "hotline.cli", "open311", "key", "add", "e2e-city", "--json"],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    form = {"api_key": json.loads(made.stdout)["api_key"], "service_code": "dechets.collecte",
+            "address_string": "3 place du Marché", "description": "Bac non collecté mardi."}  # fmt: skip
+    r = httpx.post(f"{hotline.base_url}/open311/v2/requests.xml", data=form, timeout=10)
+    assert r.status_code == 200, r.text
+    dossier = ET.fromstring(r.content).findtext("request/service_request_id")
+    assert dossier is not None
+    engine = make_engine(hotline.database_url)
+    try:
+        with session_scope(engine, write=False) as s:
+            ticket_id = s.exec(select(Ticket.id).where(Ticket.dossier_number == dossier)).one()
+        assert ticket_id is not None
+        tickets = TicketService(engine, None, load_kb(E2E_KB))
+        tickets.change_status(ticket_id, TicketStatus.RESOLVED)
+        tickets.change_status(ticket_id, TicketStatus.CLOSED)
+    finally:
+        engine.dispose()
+    caller = "0611000009"
+    result = call(asterisk, [*_dossier_steps(dossier), Silence(16_000)], caller, hold_ms=30_000)
+    [row] = wait_call_closed(hotline, caller)
+    lookups = [e for e in events_of(hotline, row.id) if e.kind == "dossier_lookup"]
+    assert [(e.data["dossier"], e.data["status"]) for e in lookups] == [(dossier, "closed")]
+    closed = play_audio(asterisk, cmd.Prompt(ticket_status_key(TicketStatus.CLOSED)))
+    at, score = find_in(result.samples, closed)
+    print(f"[e2e figures] open311 → phone: the closed status heard at {at:.1f} s (match {score:.3f})")
+    assert score >= 0.9, f"the caller hears the status: match {score:.3f}"
+    [read] = httpx.get(f"{hotline.base_url}/open311/v2/requests/{dossier}.json", timeout=10).json()
+    assert read["status"] == "closed"
     assert_nothing_left(asterisk)
 
 

@@ -47,6 +47,11 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/console/parts/queue"): SIGNED_IN,
     ("GET", "/console/parts/callbacks"): SIGNED_IN,
     ("GET", "/console/parts/crisis"): SIGNED_IN,
+    ("GET", "/open311/v2/services.{fmt}"): PUBLIC,
+    ("GET", "/open311/v2/services/{code}.{fmt}"): PUBLIC,
+    ("POST", "/open311/v2/requests.{fmt}"): PUBLIC,  # an API key, not a session
+    ("GET", "/open311/v2/requests.{fmt}"): PUBLIC,
+    ("GET", "/open311/v2/requests/{number}.{fmt}"): PUBLIC,
     ("GET", "/tickets"): SIGNED_IN,
     ("GET", "/tickets/{number}"): SIGNED_IN,
     ("POST", "/tickets/{number}/status"): SIGNED_IN,

@@ -68,6 +68,7 @@ from hotline.storage.repository import (
 EXPECTED_TABLES = {
     "agent",
     "web_session",
+    "open311_key",
     "agent_state_change",
     "audit_log",
     "call",
