@@ -382,7 +382,7 @@ def test_the_console_in_a_browser_takes_a_real_call_and_resolves_its_ticket(
     marks it résolu during the call; after the call he is back to available by himself, and finds the ticket by
     its dossier number with the note, the call and its status."""
     bob = queue_agents["bob"]
-    caller = "0622000005"
+    caller = "0622000041"
     phone = AgentPhone(
         bob.login, bob.sip_password, talk=[Silence(500), Tone(AGENT_TONE_HZ, 8000)], hold_ms=10_000,
         answer_after_ms=2500, target=asterisk.target, workdir=tmp_path / "bob",
@@ -403,13 +403,13 @@ def test_the_console_in_a_browser_takes_a_real_call_and_resolves_its_ticket(
 
         steps = [Silence(CHOOSE_MS), Dtmf("1"), Silence(2000), Dtmf("0"), Tone(CALLER_TONE_HZ, 25_000)]
         thread = call_in_background(result, "call", asterisk, caller, steps, 30_000, tmp_path / "caller")
-        row = page.locator("#queue tbody tr", has_text="06 22 00 00 05")
+        row = page.locator("#queue tbody tr", has_text="06 22 00 00 41")
         expect(row).to_contain_text("Mairie", timeout=20_000)
         row.get_by_role("button", name="Prendre cet appel").click()
         pop = page.locator("#screen-pop")
-        expect(pop).to_contain_text("Votre téléphone sonne : appel de 06 22 00 00 05", timeout=2000)
+        expect(pop).to_contain_text("Votre téléphone sonne : appel de 06 22 00 00 41", timeout=2000)
         expect(pop).to_contain_text("Réponse du serveur vocal")
-        expect(pop).to_contain_text("En communication avec 06 22 00 00 05", timeout=10_000)
+        expect(pop).to_contain_text("En communication avec 06 22 00 00 41", timeout=10_000)
         panel = page.locator("#ticket-panel")
         expect(panel).to_contain_text("en cours")
         dossier = panel.locator("h4 a").inner_text()
