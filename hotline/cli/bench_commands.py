@@ -80,6 +80,21 @@ def bench_queue(
     typer.echo(benchmark.format_table(benchmark.measure(callers, agents, keep)))
 
 
+@app.command("console")
+def bench_console(
+    consoles: Annotated[int, typer.Option("--consoles", min=1, help="SSE clients on /api/events.")] = 50,
+    callers: Annotated[int, typer.Option("--callers", min=1, help="Callers joining the queue.")] = 100,
+) -> None:
+    """The consoles' event stream under load (root: the Asterisk sandbox): delay from a caller joining the queue
+    to the event at every console, and the app's CPU."""
+    _checkout_on_path()
+    try:
+        from bench import bench_console as benchmark
+    except ModuleNotFoundError as exc:
+        _no_bench(exc)
+    typer.echo(benchmark.format_table(benchmark.measure(consoles, callers)))
+
+
 class AsrEngine(StrEnum):
     vosk = "vosk"
     whisper = "whisper"
