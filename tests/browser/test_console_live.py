@@ -179,3 +179,28 @@ def test_the_console_is_keyboard_usable(page: Page) -> None:
         page.keyboard.press("Tab")
         focused.append(page.evaluate("document.activeElement.textContent.trim()"))
     assert "Dossiers" in focused and any("Rappeler" in f or "Disponible" in f or "Pause" in f for f in focused), focused
+
+
+def test_the_ticket_found_by_its_dossier_number_with_its_history(web_app: WebApp, page: Page, store: CallStore) -> None:
+    call_id = store.start_call("live-4", "+33644556677", "0800123456")
+    number = store.create_ticket(call_id, "caller_asked", "eau.coupure", needs_callback=False)
+    page.get_by_role("link", name="Dossiers").click()
+    search = page.get_by_label("Numéro de dossier, numéro de téléphone ou mots")
+    search.fill(number[:-2] + number[-1] + number[-2])  # the last two digits swapped
+    page.get_by_role("button", name="Chercher").click()
+    expect(page.get_by_role("alert")).to_contain_text("n'est pas un numéro de dossier valide")
+    search = page.get_by_label("Numéro de dossier, numéro de téléphone ou mots")
+    search.fill(f"{number[:4]} {number[4:]}")
+    search.press("Enter")
+    expect(page).to_have_url(f"{web_app.base_url}/tickets/{number}")
+    page.get_by_role("button", name="En cours").click()
+    page.get_by_label("Catégorie").select_option("eau")
+    page.get_by_label("Résolution (ce qui a été fait ou répondu)").fill("Coupure réparée par la régie.")
+    page.get_by_role("button", name="Enregistrer").click()
+    page.get_by_role("button", name="Résolu").click()
+    expect(page.locator(".facts")).to_contain_text("résolu")
+    expect(page.locator(".history")).to_contain_text("en cours → résolu, par Alice Martin")
+    expect(page.locator(".notes")).to_contain_text("Résolution : Coupure réparée par la régie.")
+    expect(page.locator("main")).to_contain_text("06 44 55 66 77")
+    shoot(page, "ticket.png")
+    page.goto(f"{web_app.base_url}/console")
