@@ -160,3 +160,12 @@ def test_notes_and_details_and_refusals(app: tuple[Engine, TestClient, CallStore
     assert r.status_code == 409 and r.text == "Un dossier « en cours » ne peut pas passer à « nouveau ».", r.text
     assert client.get("/tickets/12345678").status_code == 404
     assert client.post("/tickets/12345678/notes", data={"body": "x", "csrf_token": csrf}).status_code == 404
+
+
+def test_the_kb_page_names_topics_in_french_and_links_to_the_console(
+    app: tuple[Engine, TestClient, CallStore],
+) -> None:
+    _, client, _ = app
+    page = html.unescape(client.get("/").text)
+    assert "<h2>Déchets</h2>" in page and "<h2>Cimetière</h2>" in page and "Dechets" not in page
+    assert 'href="/console"' in page
