@@ -54,6 +54,7 @@ class ConsoleBench:
     last_console: list[float]  # ms, commit → the last console, per join
     lost: int  # joins some console never received
     app_cpu: float
+    clients_cpu: float  # this process: the consoles' streams, parsed
     seconds: float
 
 
@@ -121,6 +122,7 @@ def run(consoles: int, callers: int, workdir: Path, env: dict[str, str], target:
         ready.wait(30)
         load: dict[str, LoadResult] = {}
         cpu_start, started = cpu_seconds(proc.process.pid), time.monotonic()
+        own_start = time.process_time()
         calls = threading.Thread(target=lambda: load.setdefault("load", run_load(
             [Silence(1500), Dtmf("0")], calls=callers, concurrent=callers, rate=RATE_PER_S, hold_ms=WAIT_MS + 1500,
             target=target, workdir=workdir / "callers", timeout=600)))  # fmt: skip
@@ -132,6 +134,7 @@ def run(consoles: int, callers: int, workdir: Path, env: dict[str, str], target:
         time.sleep(SETTLE_S)
         seconds = time.monotonic() - started
         cpu = cpu_seconds(proc.process.pid) - cpu_start
+        own = time.process_time() - own_start
         stop.set()
         listeners.join(30)
         client.put("/api/agents/me/state", json={"state": "offline"}, headers=csrf)
@@ -140,7 +143,8 @@ def run(consoles: int, callers: int, workdir: Path, env: dict[str, str], target:
         deliveries = [ms for r in results for ms in r.values()]
         last = [max(r[j] for r in results) for j in joins if all(j in r for r in results)]
         lost = sum(1 for j in joins if not all(j in r for r in results))
-        return ConsoleBench(consoles, callers, len(joins), deliveries, last, lost, 100 * cpu / seconds, seconds)
+        return ConsoleBench(consoles, callers, len(joins), deliveries, last, lost, 100 * cpu / seconds,
+                            100 * own / seconds, seconds)  # fmt: skip
     finally:
         if agent_env:
             with contextlib.suppress(AssertionError):
@@ -155,10 +159,10 @@ def format_table(b: ConsoleBench) -> str:
             f"{WAIT_MS / 1000:.0f} s in the queue and hang up ({RATE_PER_S} new a second)",
             "delay = the queue.changed of a caller joining, from its change to a console; CPU in % of one core",
             f"{'consoles':>9}{'callers':>8}{'joins':>6}{'p50 ms':>7}{'p95 ms':>7}{'max ms':>7}"
-            f"{'last p95 ms':>12}{'lost':>5}{'app CPU':>8}",
+            f"{'last p95 ms':>12}{'lost':>5}{'app CPU':>8}{'clients CPU':>12}",
             f"{b.consoles:>9}{b.callers:>8}{b.joins:>6}{percentile(b.deliveries, 50):>7.0f}"
             f"{percentile(b.deliveries, 95):>7.0f}{max(b.deliveries, default=float('nan')):>7.0f}"
-            f"{percentile(b.last_console, 95):>12.0f}{b.lost:>5}{b.app_cpu:>7.0f}%",
+            f"{percentile(b.last_console, 95):>12.0f}{b.lost:>5}{b.app_cpu:>7.0f}%{b.clients_cpu:>11.0f}%",
         ]
     )
 
