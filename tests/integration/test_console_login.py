@@ -59,7 +59,7 @@ def test_the_login_form_signs_in_to_the_console_then_logout(engine_and_client: t
     assert r.status_code == 303 and r.headers["location"] == "/console"
     assert "HttpOnly" in r.headers["set-cookie"]
     console = client.get("/console")
-    assert console.status_code == 200 and "Console de Alice Martin" in console.text
+    assert console.status_code == 200 and "Console — Alice Martin" in console.text
     assert client.get("/login").status_code == 303, "already signed in"
     assert client.post("/logout", data={"csrf_token": "faux"}).status_code == 403, "CSRF on the logout form"
     r = client.post("/logout", data={"csrf_token": form_token(console.text)})
