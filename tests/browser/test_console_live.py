@@ -118,9 +118,17 @@ def test_taking_a_call_pops_the_caller_then_the_ticket_opens_on_answer(
     expect(pop).to_contain_text("En communication avec 06 99 88 77 66", timeout=LIVE_MS)
     expect(panel).to_be_visible()
     expect(panel).to_contain_text("en cours")
-    panel.get_by_label("Ajouter une note").fill("Coupure confirmée par le service des eaux, retour prévu à 18 h.")
+    note = panel.get_by_label("Ajouter une note")
+    note.fill("Coupure confirmée par le service des eaux, retour prévu à 18 h.")
+    # A change elsewhere refreshes the desk while Alice types: her note stays in its box, with the focus.
+    queued_caller(web_app, store, "live-2b", "+33611223344", "une autre coupure")
+    expect(page.locator("#queue")).to_contain_text("06 11 22 33 44", timeout=LIVE_MS)
+    page.wait_for_timeout(300)
+    expect(note).to_have_value("Coupure confirmée par le service des eaux, retour prévu à 18 h.")
+    expect(note).to_be_focused()
     panel.get_by_role("button", name="Ajouter la note").click()
     expect(page.locator("#flash")).to_have_text("Note ajoutée au dossier.")
+    expect(note).to_have_value("")
     panel.get_by_role("button", name="Résolu").click()
     expect(panel.locator(".status")).to_have_text("résolu")
     expect(panel.get_by_role("button", name="Rouvrir")).to_be_visible()
@@ -186,7 +194,7 @@ def test_the_ticket_found_by_its_dossier_number_with_its_history(web_app: WebApp
     number = store.create_ticket(call_id, "caller_asked", "eau.coupure", needs_callback=False)
     page.get_by_role("link", name="Dossiers").click()
     search = page.get_by_label("Numéro de dossier, numéro de téléphone ou mots")
-    search.fill(number[:-2] + number[-1] + number[-2])  # the last two digits swapped
+    search.fill(number[:-1] + str((int(number[-1]) + 1) % 10))  # one digit mistyped: the check digit catches it
     page.get_by_role("button", name="Chercher").click()
     expect(page.get_by_role("alert")).to_contain_text("n'est pas un numéro de dossier valide")
     search = page.get_by_label("Numéro de dossier, numéro de téléphone ou mots")

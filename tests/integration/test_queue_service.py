@@ -72,7 +72,7 @@ def test_a_missed_offer_keeps_the_place_and_pauses_the_agent(engine: Engine) -> 
         assert agent is not None and agent.state is AgentState.PAUSED
         last = s.exec(select(AgentStateChange).order_by(AgentStateChange.id.desc())).first()  # type: ignore[union-attr]
         assert last is not None and last.reason == MISSED_CALL_REASON
-    with pytest.raises(QueueConflictError, match="paused"):
+    with pytest.raises(QueueConflictError, match="en pause"):
         queue.offer(second, a)
 
 

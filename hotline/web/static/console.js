@@ -33,7 +33,12 @@
       if (response.status === 401) { window.location.assign("/login"); return; }
       if (response.ok) {
         const target = document.querySelector(`[data-part="${name}"]`);
-        if (target) { target.innerHTML = await response.text(); stamp(target); }
+        if (target) {
+          const kept = keepTyping(target);
+          target.innerHTML = await response.text();
+          kept();
+          stamp(target);
+        }
       }
     } catch (err) {
       // the server is away: the stream's reconnection fetches everything again
@@ -41,6 +46,29 @@
       inFlight[name] = false;
       if (again[name]) { again[name] = false; refresh(name); }
     }
+  }
+
+  // A part fetched again must not lose what the agent is typing or has chosen in it (a note, a pause reason):
+  // the fields' values, the focus and the caret are put back into the new fields with the same id.
+  function keepTyping(root) {
+    const fields = Array.from(root.querySelectorAll("textarea[id], input[id]:not([type=hidden]), select[id]"));
+    const values = fields.map((f) => [f.id, f.value]);
+    const active = document.activeElement && root.contains(document.activeElement) ? document.activeElement : null;
+    const focusId = active ? active.id : null;
+    const caret = active && "selectionStart" in active ? [active.selectionStart, active.selectionEnd] : null;
+    return () => {
+      values.forEach(([id, value]) => {
+        const field = document.getElementById(id);
+        if (field && root.contains(field) && value !== "") field.value = value;
+      });
+      const again = focusId ? document.getElementById(focusId) : null;
+      if (again && root.contains(again)) {
+        again.focus();
+        if (caret && "setSelectionRange" in again) {
+          try { again.setSelectionRange(caret[0], caret[1]); } catch (err) { /* not a text field */ }
+        }
+      }
+    };
   }
 
   function refreshAll() {
@@ -139,6 +167,7 @@
         headers: { "X-CSRF-Token": csrf, "X-Requested-With": "fetch" },
       });
       if (response.type === "opaqueredirect" || response.ok) {
+        form.reset(); // the note is written: its box is empty again
         say(form.dataset.done || "Dossier mis à jour.", false);
       } else {
         say(await response.text(), true);
