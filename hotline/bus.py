@@ -15,6 +15,7 @@ and publish it to their own subscribers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -134,6 +135,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         TicketCreated,
         TicketStatusChanged,
         QueueChanged,
+        CallbackChanged,
         AgentStateChanged,
         CrisisChanged,
     )
@@ -172,24 +174,16 @@ class Subscription:
         self._ready = asyncio.Event()
         self.closed = False
 
-    def _put(self, event: DomainEvent) -> None:  # on self._loop
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def put(self, event: DomainEvent) -> None:  # on self._loop
         if len(self._events) >= self._maxsize:
             self._events.popleft()
             self._dropped += 1
         self._events.append(event)
         self._ready.set()
-
-    def deliver(self, event: DomainEvent) -> None:
-        if self.closed:
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._loop:
-            self._put(event)
-        elif not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._put, event)
 
     def get_nowait(self) -> DomainEvent | None:
         if self._dropped:
@@ -239,12 +233,31 @@ class EventBus:
                 self._subscribers.remove(subscription)
 
     def publish(self, event: DomainEvent) -> None:
-        """Hand `event` to every subscriber; never blocks, never raises (a broken subscriber is logged)."""
+        """Hand `event` to every subscriber; never blocks, never raises (a broken subscriber is logged). From
+        another thread, each subscribers' loop is woken once for all its subscribers, not once for each."""
         with self._lock:
             subscribers = list(self._subscribers)
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        elsewhere: dict[asyncio.AbstractEventLoop, list[Subscription]] = {}
         for subscription in subscribers:
+            if subscription.loop is running:
+                self._deliver_all([subscription], event)
+            else:
+                elsewhere.setdefault(subscription.loop, []).append(subscription)
+        for loop, group in elsewhere.items():
+            if not loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # closed meanwhile
+                    loop.call_soon_threadsafe(self._deliver_all, group, event)
+
+    @staticmethod
+    def _deliver_all(group: list[Subscription], event: DomainEvent) -> None:
+        for subscription in group:
             try:
-                subscription.deliver(event)
+                if not subscription.closed:
+                    subscription.put(event)
             except Exception:
                 log.exception("bus: delivering %s failed", event.kind)
 

@@ -44,13 +44,13 @@ async def test_publishing_from_a_worker_thread_delivers_on_the_subscribers_loop(
     loop_thread = threading.get_ident()
     seen: list[int] = []
 
-    original = sub._put
+    original = sub.put
 
     def put(event: bus.DomainEvent) -> None:
         seen.append(threading.get_ident())
         original(event)
 
-    sub._put = put  # type: ignore[method-assign]
+    sub.put = put  # type: ignore[method-assign]
     await asyncio.to_thread(b.publish, ticket(1))
     event = await asyncio.wait_for(sub.get(), 1)
     assert isinstance(event, TicketCreated) and seen == [loop_thread]
@@ -103,3 +103,31 @@ def test_an_unknown_kind_is_refused() -> None:
 def test_every_event_type_has_a_distinct_kind() -> None:
     kinds = [cls.kind for cls in bus.EVENT_TYPES.values()]
     assert len(kinds) == len(set(kinds)) and "" not in kinds
+
+
+async def test_from_a_thread_each_loop_is_woken_once_for_all_its_subscribers() -> None:
+    b = EventBus()
+    subs = [b.subscribe() for _ in range(50)]
+    loop = asyncio.get_running_loop()
+    wakes: list[int] = []
+    original = loop.call_soon_threadsafe
+
+    def counted(*args: object, **kwargs: object) -> object:
+        if getattr(args[0], "__name__", "") == "_deliver_all":  # not asyncio.to_thread's own wake-up
+            wakes.append(1)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+    try:
+        await asyncio.to_thread(b.publish, ticket(7))
+    finally:
+        loop.call_soon_threadsafe = original  # type: ignore[method-assign]
+    got = [await asyncio.wait_for(s.get(), 1) for s in subs]
+    assert len(wakes) == 1 and all(isinstance(e, TicketCreated) for e in got)
+
+
+def test_every_event_kind_round_trips_through_json() -> None:
+    kinds = {cls.kind for cls in bus.EVENT_TYPES.values()}
+    published = {c.kind for c in vars(bus).values() if isinstance(c, type) and issubclass(c, bus.DomainEvent)
+                 and c.kind and c is not bus.EventsDropped}  # fmt: skip
+    assert published <= kinds, sorted(published - kinds)

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, Iterator
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from hotline.bus import to_json
 from hotline.domain.agent_states import AgentStateError, check_request
 from hotline.domain.enums import AgentState, QueueEntryState
 from hotline.domain.roles import Role
@@ -41,9 +40,9 @@ from hotline.web.deps import (
     require_role,
 )
 from hotline.web.desk_views import AgentNotFoundError, Me, WaitingCallerView, my_desk, waiting_callers
+from hotline.web.event_stream import MEDIA_TYPE, stream
 
 router = APIRouter(prefix="/api")
-RECONNECT_MS = 1000  # a console whose stream broke (a restart of the server) comes back this fast
 AnyAgent = Annotated[AuthenticatedAgent, Depends(require_role(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
 
 
@@ -241,16 +240,11 @@ def _refusals() -> Iterator[None]:
         raise HTTPException(status.HTTP_409_CONFLICT, f"Transfert impossible : {exc}.") from exc
 
 
-@router.get("/events", response_class=EventSourceResponse)
-async def events(user: AnyAgent, parts: PartsDep) -> AsyncIterable[ServerSentEvent]:
+@router.get("/events", response_class=StreamingResponse, responses={200: {"content": {MEDIA_TYPE: {}}}})
+async def events(user: AnyAgent, parts: PartsDep) -> StreamingResponse:
     """Server-sent events of queue, agent, call and ticket changes (ids and states: never a number or words),
     for the console and the wallboard. A slow client loses its oldest events and gets an `events.dropped`."""
     if parts.bus is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Pas de flux d'événements dans ce processus.")
-    subscription = parts.bus.subscribe()
-    try:
-        yield ServerSentEvent(comment="en direct", retry=RECONNECT_MS)
-        async for event in subscription:
-            yield ServerSentEvent(raw_data=to_json(event), event=event.kind)
-    finally:
-        subscription.close()
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(parts.bus.subscribe()), media_type=MEDIA_TYPE, headers=headers)
