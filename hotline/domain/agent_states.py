@@ -32,19 +32,21 @@ def check_transition(current: AgentState, new: AgentState) -> None:
     if new is current:
         return
     if new not in ALLOWED[current]:
-        raise AgentStateError(f"cannot go from {current.value} to {new.value}")
+        raise AgentStateError(f"impossible de passer de « {FRENCH_STATES[current]} » à « {FRENCH_STATES[new]} »")
 
 
 def check_request(current: AgentState, new: AgentState, reason: str | None, pause_reasons: tuple[str, ...]) -> None:
     """An agent's own request: only available, paused (with a known reason) or offline, never during a call."""
     if new not in REQUESTABLE:
-        raise AgentStateError(f"{new.value} is not a state an agent can ask for (available, paused, offline)")
+        raise AgentStateError(
+            f"« {FRENCH_STATES[new]} » ne se demande pas : choisissez disponible, en pause ou hors ligne"
+        )
     if current in (A.RINGING, A.ON_CALL):
-        raise AgentStateError(f"not while {current.value}: finish the call first")
+        raise AgentStateError(f"pas pendant un appel ({FRENCH_STATES[current]}) : terminez-le d'abord")
     if new is A.PAUSED and reason not in pause_reasons:
-        raise AgentStateError(f"a pause needs a reason among: {', '.join(pause_reasons)}")
+        raise AgentStateError(f"une pause demande un motif parmi : {', '.join(pause_reasons)}")
     if new is not A.PAUSED and reason is not None:
-        raise AgentStateError("only a pause takes a reason")
+        raise AgentStateError("seule une pause prend un motif")
     check_transition(current, new)
 
 

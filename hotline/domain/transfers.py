@@ -39,12 +39,12 @@ def parse_target(text: str) -> TransferTarget:
     kind, sep, value = text.strip().partition(":")
     value = value.strip()
     if not sep or kind not in {k.value for k in TransferKind} or not value:
-        raise TransferTargetError(f"{text!r}: expected agent:LOGIN, skill:TOPIC or number:+33…")
+        raise TransferTargetError(f"« {text} » : attendu agent:IDENTIFIANT, skill:SUJET ou number:+33…")
     target = TransferTarget(TransferKind(kind), value)
     if target.kind is TransferKind.NUMBER:
         digits = value.replace(" ", "").replace(".", "")
         if not _NUMBER.match(digits):
-            raise TransferTargetError(f"{value!r}: a phone number, e.g. +33380123456 or 0380123456")
+            raise TransferTargetError(f"« {value} » : un numéro de téléphone, par exemple +33380123456 ou 0380123456")
         return TransferTarget(TransferKind.NUMBER, digits)
     return target
 

@@ -52,10 +52,10 @@ def conversation_of(engine: Engine, call_id: int, agent_id: int) -> int:
             select(QueueEntry).where(QueueEntry.call_id == call_id).order_by(col(QueueEntry.id).desc())
         ).first()
         if entry is None or entry.id is None:
-            raise TransferNotFoundError(f"no queued call {call_id}")
+            raise TransferNotFoundError(f"aucun appel n° {call_id} dans la file")
         talking = entry.state is QueueEntryState.ANSWERED and entry.left_at is None
         if not talking or entry.answered_by_agent_id != agent_id:
-            raise TransferRefusedError("this call is not in a conversation with you")
+            raise TransferRefusedError("cet appel n'est pas en conversation avec vous")
         return entry.id
 
 
@@ -74,14 +74,15 @@ def prepare_transfer(engine: Engine, topics: Collection[str], call_id: int, agen
             case TransferKind.AGENT:
                 other = s.exec(select(Agent).where(Agent.login == target.value)).first()
                 if other is None or not other.active:
-                    raise TransferNotFoundError(f"no active agent {target.value!r}")
+                    raise TransferNotFoundError(f"aucun conseiller actif « {target.value} »")
                 if other.id == agent_id:
-                    raise TransferRefusedError("you cannot transfer a call to yourself")
+                    raise TransferRefusedError("vous ne pouvez pas vous transférer un appel")
                 return TransferOrder(entry.id, call_id, agent_id, agent.display_name, target, other.display_name,
                                      target_agent_id=other.id, topic=entry.topic)  # fmt: skip
             case TransferKind.SKILL:
                 if target.value not in topics:
-                    raise TransferNotFoundError(f"no topic {target.value!r} (topics: {', '.join(sorted(topics))})")
+                    known = ", ".join(sorted(topics))
+                    raise TransferNotFoundError(f"aucun sujet « {target.value} » (sujets : {known})")
                 return TransferOrder(entry.id, call_id, agent_id, agent.display_name, target, target.value,
                                      topic=target.value)  # fmt: skip
             case TransferKind.NUMBER:

@@ -82,7 +82,7 @@ def test_state_changes_follow_the_rules(engine_and_client: tuple[Engine, TestCli
     r = client.put("/api/agents/me/state", json={"state": "available"}, headers=csrf)
     assert r.status_code == 200 and r.json()["state"] == "available"
     r = client.put("/api/agents/me/state", json={"state": "paused"}, headers=csrf)
-    assert r.status_code == 409 and "reason" in r.json()["detail"]
+    assert r.status_code == 409 and "motif" in r.json()["detail"]
     r = client.put("/api/agents/me/state", json={"state": "paused", "reason": "réunion"}, headers=csrf)
     assert r.status_code == 200 and (r.json()["state"], r.json()["reason"]) == ("paused", "réunion")
     r = client.put("/api/agents/me/state", json={"state": "on_call"}, headers=csrf)
@@ -254,7 +254,7 @@ def test_a_transfer_is_checked_then_handed_to_the_queue(engine_and_client: tuple
     state.parts = dataclasses.replace(state.parts, transfers=desk)
     orders = desk.orders
     r = client.post(url, json={"to": "agent:bob"}, headers=csrf)
-    assert r.status_code == 409 and "not in a conversation with you" in r.json()["detail"], "still waiting"
+    assert r.status_code == 409 and "pas en conversation avec vous" in r.json()["detail"], "still waiting"
     with session_scope(engine, write=False) as s:
         alice = s.exec(select(Agent).where(Agent.login == "alice")).one()
         bob = s.exec(select(Agent).where(Agent.login == "bob")).one()

@@ -20,7 +20,7 @@ def test_targets() -> None:
 
 @pytest.mark.parametrize("bad", ["bob", "agent:", "queue:eau", "number:mairie", "number:12", ""])
 def test_bad_targets_say_the_forms(bad: str) -> None:
-    with pytest.raises(TransferTargetError, match=r"agent:LOGIN|a phone number"):
+    with pytest.raises(TransferTargetError, match=r"agent:IDENTIFIANT|un numéro de téléphone"):
         parse_target(bad)
 
 
