@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from hotline.bus import EventBus
+from hotline.services.agent_accounts import AgentAccounts
 from hotline.services.agents import AgentService
 from hotline.services.crisis import Crisis, CrisisService
 from hotline.services.tickets import TicketService
@@ -33,6 +35,7 @@ from ivr.runtime.service import Ivr, build_ivr
 from kb.loader import KnowledgeBase, load_kb
 from kb.matcher import Matcher, build_matcher
 
+log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 3  # how long a stop waits for open requests (the consoles' event streams) before cutting them
 
 Background = Callable[[], Coroutine[Any, Any, None]]
@@ -77,6 +80,22 @@ class Hotline:
         """What runs as its own task for as long as the web app is up."""
         return [self.ivr.run] if self.ivr is not None else []
 
+    def push_phones(self) -> str | None:
+        """The active agents' phones to Asterisk now (an admin added one or reset its password); None when done,
+        else a French note (the running IVR pushes them again at its next connection)."""
+        from ivr.asterisk.agent_phones import AgentPhone, AgentPhoneError, AgentPhones
+
+        active, disabled = AgentAccounts(self.engine).phones()
+        phones = [AgentPhone(p.endpoint, p.digest, p.display_name) for p in active]
+        s = self.settings
+        try:
+            with AgentPhones.connect(s.ari_url, s.ari_user, s.ari_secret()) as ari:
+                ari.sync(phones, disabled)
+        except AgentPhoneError as exc:
+            log.warning("agents' phones not pushed to Asterisk: %s", exc)
+            return "Asterisk n'a pas répondu : les téléphones lui seront envoyés à sa prochaine connexion."
+        return None
+
     @cached_property
     def web(self) -> FastAPI:
         parts = WebParts(
@@ -91,6 +110,8 @@ class Hotline:
             session_idle_s=self.settings.session_idle_s,
             wrap_up_s=self.settings.agent_wrap_up_s,
             hotline_number=self.settings.toll_free_number,
+            callback_hours=self.settings.callback_hours,
+            push_phones=self.push_phones if self.ivr is not None else None,
         )
         return create_web_app(parts, lifespan=self._lifespan)
 

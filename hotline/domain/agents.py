@@ -20,17 +20,19 @@ class AgentAccountError(ValueError):
 def check_login(login: str) -> str:
     if not LOGIN.match(login) or login in RESERVED_LOGINS or login.endswith("-auth"):
         raise AgentAccountError(
-            f"login {login!r}: 2 to 40 lowercase letters, digits, '_', '.', '-', starting with a letter or a digit, "
-            "not ending in -auth, and not a reserved name"
+            f"identifiant « {login} » : 2 à 40 minuscules, chiffres, '_', '.', '-', commençant par une lettre ou un "
+            "chiffre, ne finissant pas par -auth, et pas un nom réservé"
         )
     return login
 
 
 def check_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AgentAccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise AgentAccountError(f"le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères")
     if password != password.strip() or "\n" in password:
-        raise AgentAccountError("the password must not start or end with spaces, nor hold a line break")
+        raise AgentAccountError(
+            "le mot de passe ne doit ni commencer ni finir par une espace, ni contenir de saut de ligne"
+        )
     return password
 
 
@@ -43,7 +45,8 @@ def parse_skills(text: str, known_topics: Iterable[str]) -> list[str]:
         if not skill:
             continue
         if not SKILL.match(skill) or skill not in known:
-            raise AgentAccountError(f"unknown skill {skill!r}: skills are KB topics ({', '.join(sorted(known))})")
+            topics = ", ".join(sorted(known))
+            raise AgentAccountError(f"compétence inconnue « {skill} » : les compétences sont les sujets ({topics})")
         if skill not in skills:
             skills.append(skill)
     return skills

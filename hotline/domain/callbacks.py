@@ -64,14 +64,14 @@ class OpeningHours:
                 continue
             match = _RULE.match(rule)
             if match is None:
-                raise HoursError(f"opening hours {rule!r}: expected e.g. 'mon-fri 08:30-17:30'")
+                raise HoursError(f"horaires « {rule} » : attendu par exemple « mon-fri 08:30-17:30 »")
             start, end = _clock(match["from"], rule), _clock(match["to"], rule)
             if end <= start and end != time.max:
-                raise HoursError(f"opening hours {rule!r}: the end is not after the start")
+                raise HoursError(f"horaires « {rule} » : la fin n'est pas après le début")
             for day in _days(match["days"], rule):
                 intervals.append((day, start, end))
         if not intervals:
-            raise HoursError("opening hours: none given")
+            raise HoursError("horaires : aucun n'est donné")
         return cls(tuple(intervals))
 
     def is_open(self, local: datetime) -> bool:
@@ -84,7 +84,7 @@ def _clock(text: str, rule: str) -> time:
     if (hours, minutes) == (24, 0):
         return time.max
     if hours > 23 or minutes > 59:
-        raise HoursError(f"opening hours {rule!r}: {text} is not a time of day")
+        raise HoursError(f"horaires « {rule} » : {text} n'est pas une heure")
     return time(hours, minutes)
 
 
@@ -93,10 +93,10 @@ def _days(text: str, rule: str) -> list[int]:
     for part in text.split(","):
         first, _, last = part.partition("-")
         if first not in DAYS or (last and last not in DAYS):
-            raise HoursError(f"opening hours {rule!r}: days are {', '.join(DAYS)}")
+            raise HoursError(f"horaires « {rule} » : les jours s'écrivent {', '.join(DAYS)}")
         a, b = DAYS.index(first), DAYS.index(last or first)
         if b < a:
-            raise HoursError(f"opening hours {rule!r}: {part} runs backwards")
+            raise HoursError(f"horaires « {rule} » : {part} va à rebours")
         days.extend(range(a, b + 1))
     return days
 

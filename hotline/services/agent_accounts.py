@@ -67,16 +67,18 @@ class AgentAccounts:
         self.engine = engine
         self.bus = bus
 
-    def add(self, login: str, name: str, role: Role, skills: Sequence[str], password: str) -> NewAgent:
+    def add(
+        self, login: str, name: str, role: Role, skills: Sequence[str], password: str, *, actor: str = "cli"
+    ) -> NewAgent:
         check_login(login)
         check_password(password)
         name = name.strip()
         if not name:
-            raise AgentAccountError("the name must not be empty")
+            raise AgentAccountError("le nom ne doit pas être vide")
         sip_password = new_secret(SIP_PASSWORD_BYTES)
         with unit_of_work(self.engine, self.bus) as uow:
             if uow.session.exec(select(Agent).where(Agent.login == login)).first() is not None:
-                raise AgentExistsError(f"an agent {login!r} already exists")
+                raise AgentExistsError(f"un agent « {login} » existe déjà")
             agent = Agent(
                 login=login,
                 display_name=name,
@@ -88,7 +90,7 @@ class AgentAccounts:
             )
             uow.session.add(agent)
             uow.session.flush()
-            repository.audit(uow.session, "cli", "agent.add", login, {"role": role.value, "skills": list(skills)})
+            repository.audit(uow.session, actor, "agent.add", login, {"role": role.value, "skills": list(skills)})
             uow.session.refresh(agent)
             uow.session.expunge(agent)
         return NewAgent(agent, sip_password)
@@ -104,33 +106,57 @@ class AgentAccounts:
         with unit_of_work(self.engine, None, write=False) as uow:
             agent = uow.session.exec(select(Agent).where(Agent.login == login)).first()
             if agent is None:
-                raise UnknownAgentError(f"no agent {login!r}")
+                raise UnknownAgentError(f"aucun agent « {login} »")
             uow.session.expunge(agent)
             return agent
 
-    def disable(self, login: str) -> Agent:
+    def disable(self, login: str, *, actor: str = "cli") -> Agent:
         """The person leaves: no more sign-in nor phone; their history stays."""
         with unit_of_work(self.engine, self.bus) as uow:
             agent = self._find(uow.session, login)
             agent.active = False
             move_agent_in(uow, agent, AgentState.OFFLINE, reason="compte désactivé", force=True)
             uow.session.add(agent)
-            repository.audit(uow.session, "cli", "agent.disable", login)
+            repository.audit(uow.session, actor, "agent.disable", login)
             uow.session.flush()
             uow.session.refresh(agent)
             uow.session.expunge(agent)
             return agent
 
-    def set_skills(self, login: str, skills: Sequence[str]) -> Agent:
+    def set_skills(self, login: str, skills: Sequence[str], *, actor: str = "cli") -> Agent:
         with unit_of_work(self.engine, self.bus) as uow:
             agent = self._find(uow.session, login)
             agent.skills = list(skills)
             uow.session.add(agent)
-            repository.audit(uow.session, "cli", "agent.set_skills", login, {"skills": list(skills)})
+            repository.audit(uow.session, actor, "agent.set_skills", login, {"skills": list(skills)})
             uow.session.flush()
             uow.session.refresh(agent)
             uow.session.expunge(agent)
             return agent
+
+    def set_role(self, login: str, role: Role, *, actor: str) -> Agent:
+        with unit_of_work(self.engine, self.bus) as uow:
+            agent = self._find(uow.session, login)
+            before = agent.role
+            agent.role = role
+            uow.session.add(agent)
+            repository.audit(uow.session, actor, "agent.set_role", login, {"from": before.value, "to": role.value})
+            uow.session.flush()
+            uow.session.refresh(agent)
+            uow.session.expunge(agent)
+            return agent
+
+    def reset_sip_password(self, login: str, *, actor: str) -> str:
+        """A new SIP password for the agent's phone, returned once (only its digest is kept)."""
+        sip_password = new_secret(SIP_PASSWORD_BYTES)
+        with unit_of_work(self.engine, self.bus) as uow:
+            agent = self._find(uow.session, login)
+            if not agent.active:
+                raise AgentAccountError(f"{login} est désactivé : son téléphone n'a plus de compte")
+            agent.sip_digest = sip_digest(agent.sip_endpoint, sip_password)
+            uow.session.add(agent)
+            repository.audit(uow.session, actor, "agent.reset_sip_password", login)
+        return sip_password
 
     def phones(self) -> tuple[list[PhoneCredential], list[str]]:
         """The phones Asterisk must have (one per active agent), and the endpoints of disabled agents."""
@@ -144,5 +170,5 @@ class AgentAccounts:
     def _find(session: Session, login: str) -> Agent:
         agent = session.exec(select(Agent).where(Agent.login == login)).first()
         if agent is None:
-            raise UnknownAgentError(f"no agent {login!r}")
+            raise UnknownAgentError(f"aucun agent « {login} »")
         return agent

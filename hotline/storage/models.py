@@ -408,6 +408,17 @@ class Open311Key(SQLModel, table=True):
     revoked_at: datetime | None = None
 
 
+class SiteSetting(SQLModel, table=True):
+    """A setting an admin changed from /admin (pause reasons, callback hours); it overrides the environment's."""
+
+    __tablename__ = "site_setting"
+
+    key: str = Field(primary_key=True, max_length=ACTION_LENGTH)
+    value: Any = Field(sa_type=JSON)
+    changed_at: datetime = Field(default_factory=utc_now)
+    changed_by: str = Field(max_length=LOGIN_LENGTH)
+
+
 class CrisisState(SQLModel, table=True):
     """Whether crisis mode is on, and its pre-announcement: one row (id 1), changed by supervisors."""
 

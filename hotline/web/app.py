@@ -10,6 +10,7 @@ from starlette.types import StatelessLifespan
 
 from hotline.web.deps import WebParts
 from hotline.web.routes import (
+    admin_pages,
     agent_api,
     callback_api,
     console_pages,
@@ -38,6 +39,7 @@ def create_web_app(parts: WebParts, lifespan: StatelessLifespan[FastAPI] | None 
         console_pages.router,
         console_parts.router,
         ticket_pages.router,
+        admin_pages.router,
         open311_api.router,
         pages.router,
     ):

@@ -16,8 +16,10 @@ from sqlmodel import Session
 
 from hotline.bus import EventBus
 from hotline.domain.agent_states import DEFAULT_PAUSE_REASONS
+from hotline.domain.callbacks import DEFAULT_HOURS as DEFAULT_CALLBACK_HOURS
 from hotline.domain.roles import Role
 from hotline.services.messages import RecordingSource
+from hotline.services.site_settings import Defaults, SiteSettings
 from hotline.services.transfers import TransferDesk
 from hotline.services.web_sessions import WebSessions
 from kb.loader import KnowledgeBase
@@ -41,6 +43,8 @@ class WebParts:
     session_idle_s: int = 1800  # a session unused this long ends
     wrap_up_s: float = 30.0  # the wrap-up after each call (the console counts it down)
     hotline_number: str = "0800123456"  # the numéro vert, said to whoever files a request
+    callback_hours: str = DEFAULT_CALLBACK_HOURS  # until an admin sets them
+    push_phones: Callable[[], str | None] | None = None  # the agents' phones to Asterisk; a French note if not
 
     @cached_property
     def _own_sessions(self) -> WebSessions:
@@ -48,6 +52,11 @@ class WebParts:
 
     def web_sessions(self) -> WebSessions:
         return self.sessions if self.sessions is not None else self._own_sessions
+
+    @cached_property
+    def site(self) -> SiteSettings:
+        """The pause reasons and callback hours, as an admin last set them."""
+        return SiteSettings(self.engine, Defaults(self.pause_reasons, self.callback_hours))
 
 
 def get_parts(request: Request) -> WebParts:

@@ -114,6 +114,8 @@ class QueueSettings:
     callback_offer_s: float = DEFAULT_CALLBACK_OFFER_S
     max_wait_s: float = DEFAULT_MAX_WAIT_S
     callback_hours: OpeningHours | None = None  # None: callbacks are placed at any hour
+    # The hours as an admin last set them (/admin), read when callbacks are due; None: `callback_hours`.
+    hours_source: Callable[[], OpeningHours] | None = None
     timezone: str = "Europe/Paris"
 
 
@@ -479,7 +481,8 @@ class Acd:
         """Whether callbacks may be placed now: a trunk to dial out, and within the opening hours."""
         if self.callbacks is None:
             return False
-        hours = self.settings.callback_hours
+        source = self.settings.hours_source
+        hours = source() if source is not None else self.settings.callback_hours
         return hours is None or hours.is_open(now.astimezone(self._zone))
 
     async def _due_callbacks(self, now: datetime) -> list[Any]:

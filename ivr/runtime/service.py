@@ -16,6 +16,7 @@ from hotline.services.agent_accounts import AgentAccounts
 from hotline.services.callbacks import CallbackService
 from hotline.services.crisis import CRISIS_REFRESH_S, Crisis, CrisisService
 from hotline.services.queue import QueueService
+from hotline.services.site_settings import Defaults, SiteSettings
 from hotline.settings import Settings
 from ivr.ari.client import AriClient, AriConfig
 from ivr.asterisk.agent_phones import AgentPhone, AgentPhones
@@ -163,6 +164,7 @@ def build_ivr(
             receiver = RtpReceiver(listener.push_ulaw, settings.speech_rtp_bind, settings.speech_rtp_host)
             return SpeechTap(channel_id, config.app, client, app.media_channels, listener, receiver)
 
+    site = SiteSettings(engine, Defaults(tuple(settings.pause_reasons), settings.callback_hours))
     queue_settings = QueueSettings(
         announce_s=settings.queue_announce_s,
         skill_overflow_s=settings.queue_skill_overflow_s,
@@ -171,6 +173,7 @@ def build_ivr(
         callback_offer_s=settings.queue_callback_offer_s,
         max_wait_s=settings.queue_max_wait_s,
         callback_hours=OpeningHours.parse(settings.callback_hours),
+        hours_source=site.callback_hours,
         timezone=settings.timezone,
     )
     callbacks = CallbackService(engine, bus, settings.callback_attempts, settings.callback_retry_s)

@@ -14,6 +14,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session, select
 
+from hotline.domain.roles import Role
+from hotline.services.agent_accounts import AgentAccounts
 from hotline.services.crisis import CrisisService
 from hotline.services.queue import NewEntry, QueueService
 from hotline.storage.models import Agent
@@ -212,3 +214,29 @@ def test_the_ticket_found_by_its_dossier_number_with_its_history(web_app: WebApp
     expect(page.locator("main")).to_contain_text("06 44 55 66 77")
     shoot(page, "ticket.png")
     page.goto(f"{web_app.base_url}/console")
+
+
+def test_the_admin_page_adds_an_agent_and_shows_the_sip_password_once(web_app: WebApp, browser: Browser) -> None:
+    AgentAccounts(web_app.hotline.engine).add("chef", "Camille Chef", Role.ADMIN, [], PASSWORD)
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="fr-FR")
+    page = context.new_page()
+    page.goto(f"{web_app.base_url}/login")
+    page.fill("#login", "chef")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.get_by_role("link", name="Administration").click()
+    expect(page.locator("h1")).to_have_text("Administration")
+    page.get_by_label("Identifiant (aussi celui du téléphone)").fill("nadia")
+    page.get_by_label("Nom").fill("Nadia Benali")
+    page.get_by_label("Compétences (sujets séparés par des virgules)").fill("eau, voirie")
+    page.get_by_label("Mot de passe de la console (10 caractères au moins)").fill("mot-de-passe-nadia")
+    page.get_by_role("button", name="Créer l'agent").click()
+    secret = page.get_by_role("alert", name="Mot de passe SIP")
+    expect(secret).to_contain_text("Mot de passe SIP de nadia")
+    assert len(page.locator("#sip-password").inner_text()) >= 16
+    expect(page.locator("tr[data-login=nadia]")).to_contain_text("Nadia Benali")
+    expect(page.locator(".audit")).to_contain_text("agent créé")
+    shoot(page, "admin.png")
+    page.goto(f"{web_app.base_url}/admin")
+    expect(page.locator("#sip-password")).to_have_count(0)
+    context.close()

@@ -48,11 +48,11 @@ def test_an_agent_is_created_with_hashed_passwords_and_a_generated_sip_password(
 def test_refusals_change_nothing(engine: Engine) -> None:
     accounts = AgentAccounts(engine)
     accounts.add("alice", "Alice", Role.AGENT, [], WEB_PASSWORD)
-    with pytest.raises(AgentExistsError, match="already exists"):
+    with pytest.raises(AgentExistsError, match="existe déjà"):
         accounts.add("alice", "Another Alice", Role.ADMIN, [], WEB_PASSWORD)
-    with pytest.raises(AgentAccountError, match="lowercase"):
+    with pytest.raises(AgentAccountError, match="minuscules"):
         accounts.add("Bad Login", "X", Role.AGENT, [], WEB_PASSWORD)
-    with pytest.raises(AgentAccountError, match="at least"):
+    with pytest.raises(AgentAccountError, match="au moins"):
         accounts.add("carol", "Carol", Role.AGENT, [], "short")
     with pytest.raises(UnknownAgentError):
         accounts.disable("nobody")
@@ -173,14 +173,14 @@ def test_agent_commands(cli_env: dict[str, str]) -> None:
     again = runner.invoke(
         app, ["agent", "add", "alice", "--name", "A", "--password-stdin"], input=WEB_PASSWORD, env=cli_env
     )
-    assert again.exit_code == 2 and "already exists" in again.stderr
+    assert again.exit_code == 2 and "existe déjà" in again.stderr
     no_stdin = runner.invoke(app, ["agent", "add", "bob", "--name", "Bob"], env=cli_env)
     assert no_stdin.exit_code == 2 and "--password-stdin" in no_stdin.stderr
     bad_skill = runner.invoke(
         app, ["agent", "add", "bob", "--name", "Bob", "--skills", "piscine", "--password-stdin"], input=WEB_PASSWORD,
         env=cli_env,
     )  # fmt: skip
-    assert bad_skill.exit_code == 2 and "unknown skill 'piscine'" in bad_skill.stderr
+    assert bad_skill.exit_code == 2 and "compétence inconnue « piscine »" in bad_skill.stderr
     bad_role = runner.invoke(
         app, ["agent", "add", "bob", "--name", "B", "--role", "boss", "--password-stdin"], env=cli_env
     )
@@ -198,4 +198,4 @@ def test_agent_commands(cli_env: dict[str, str]) -> None:
     assert gone.exit_code == 0
     assert json.loads(runner.invoke(app, ["agent", "list", "--json"], env=cli_env).stdout)[0]["active"] is False
     unknown = runner.invoke(app, ["agent", "disable", "zoe"], env=cli_env)
-    assert unknown.exit_code == 2 and "no agent 'zoe'" in unknown.stderr
+    assert unknown.exit_code == 2 and "aucun agent « zoe »" in unknown.stderr

@@ -17,6 +17,7 @@ from hotline.storage.db import make_engine, upgrade_database
 PASSWORD = "un-mot-de-passe"
 PUBLIC = "public"
 SIGNED_IN = frozenset(Role)  # every role
+ADMIN = frozenset({Role.ADMIN})
 
 # (method, path) → PUBLIC, or the roles that may use it.
 ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
@@ -52,6 +53,14 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/open311/v2/requests.{fmt}"): PUBLIC,  # an API key, not a session
     ("GET", "/open311/v2/requests.{fmt}"): PUBLIC,
     ("GET", "/open311/v2/requests/{number}.{fmt}"): PUBLIC,
+    ("GET", "/admin"): ADMIN,
+    ("POST", "/admin/agents"): ADMIN,
+    ("POST", "/admin/agents/{agent_login}/disable"): ADMIN,
+    ("POST", "/admin/agents/{agent_login}/skills"): ADMIN,
+    ("POST", "/admin/agents/{agent_login}/role"): ADMIN,
+    ("POST", "/admin/agents/{agent_login}/sip-password"): ADMIN,
+    ("POST", "/admin/pause-reasons"): ADMIN,
+    ("POST", "/admin/hours"): ADMIN,
     ("GET", "/tickets"): SIGNED_IN,
     ("GET", "/tickets/{number}"): SIGNED_IN,
     ("POST", "/tickets/{number}/status"): SIGNED_IN,
@@ -59,8 +68,8 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/tickets/{number}/details"): SIGNED_IN,
 }
 # An unsigned visitor is sent to /login rather than told 401.
-PAGES = {"/console", "/tickets", "/tickets/{number}", "/tickets/{number}/status", "/tickets/{number}/notes",
-         "/tickets/{number}/details"}  # fmt: skip
+PAGES = {path for _, path in ACCESS if path.startswith(("/admin", "/console", "/tickets"))} - {
+    "/console/parts/me", "/console/parts/queue", "/console/parts/callbacks", "/console/parts/crisis"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +91,13 @@ def operations(client: TestClient) -> set[tuple[str, str]]:
 
 
 def call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> int:
-    fillers = {"{entry_id}": "nope", "{call_id}": "999999", "{callback_id}": "999999", "{number}": "12345678"}
+    fillers = {
+        "{entry_id}": "nope",
+        "{call_id}": "999999",
+        "{callback_id}": "999999",
+        "{number}": "12345678",
+        "{agent_login}": "nobody",
+    }
     url = path
     for placeholder, value in fillers.items():
         url = url.replace(placeholder, value)

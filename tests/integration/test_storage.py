@@ -69,6 +69,7 @@ EXPECTED_TABLES = {
     "agent",
     "web_session",
     "open311_key",
+    "site_setting",
     "agent_state_change",
     "audit_log",
     "call",

@@ -32,12 +32,12 @@ def test_all_day_and_lists_of_days() -> None:
 @pytest.mark.parametrize(
     "spec, says",
     [
-        ("lundi 08:00-12:00", "expected"),
-        ("mon-fri 18:00-08:00", "not after the start"),
-        ("fri-mon 08:00-12:00", "backwards"),
-        ("mon 25:00-26:00", "not a time of day"),
-        ("", "none given"),
-        ("xyz 08:00-09:00", "days are"),
+        ("lundi 08:00-12:00", "attendu"),
+        ("mon-fri 18:00-08:00", "pas après le début"),
+        ("fri-mon 08:00-12:00", "à rebours"),
+        ("mon 25:00-26:00", "pas une heure"),
+        ("", "aucun"),
+        ("xyz 08:00-09:00", "les jours s'écrivent"),
     ],
 )
 def test_bad_opening_hours_say_why(spec: str, says: str) -> None:

@@ -63,3 +63,10 @@ def test_every_callback_state_has_a_french_label() -> None:
 
     assert {s.value for s in CallbackState} == set(french.CALLBACK_STATE_LABELS)
     assert french.callback_state(CallbackState.PENDING) == "à rappeler"
+
+
+def test_audit_details_in_french() -> None:
+    from hotline.web.routes.admin_pages import details_text
+
+    assert details_text({"role": "agent", "skills": ["eau", "voirie"]}) == "rôle : agent ; compétences : eau, voirie"
+    assert details_text({"message": None, "from": [], "to": ["pause"]}) == "message : — ; avant : — ; après : pause"

@@ -124,7 +124,7 @@ def put_my_state(body: StateRequest, user: AnyAgent, session: SessionDep, parts:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Agent inconnu.")
     wanted = AgentState(body.state)
     try:
-        check_request(agent.state, wanted, body.reason, parts.pause_reasons)
+        check_request(agent.state, wanted, body.reason, parts.site.pause_reasons())
         _queue(parts).set_agent_state(user.agent_id, wanted, body.reason)
     except (AgentStateError, QueueConflictError) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc

@@ -38,7 +38,7 @@ def me_context(parts: WebParts, agent_id: int, csrf_token: str) -> dict[str, Any
         if me.state is AgentState.WRAP_UP:
             elapsed = (utc_now() - local(me.since)).total_seconds()
             wrap_up_left = max(0.0, parts.wrap_up_s - elapsed)
-        return {"me": me, "entry": entry, "ticket": ticket, "pause_reasons": parts.pause_reasons,
+        return {"me": me, "entry": entry, "ticket": ticket, "pause_reasons": parts.site.pause_reasons(),
                 "wrap_up_left": wrap_up_left, "csrf_token": csrf_token}  # fmt: skip
 
 
