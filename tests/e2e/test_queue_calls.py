@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -765,6 +766,66 @@ def test_a_callback_rings_the_agent_then_the_citizen_and_bridges_them(
     )
     api.wait_available()
     api.sign_off()
+    assert_nothing_left(asterisk)
+
+
+def test_a_callback_placed_from_the_console_list(
+    tmp_path: Path,
+    asterisk: AsteriskSandbox,
+    queue_hotline: HotlineProcess,
+    queue_agent: AgentAccount,
+    carrier_port: int,
+) -> None:
+    """A callback booked for later is in Alice's console list; she clicks "Rappeler maintenant" in chromium: her
+    sipp phone rings, then the citizen's behind the trunk, they talk, and the list says the citizen answered."""
+    api = Api(queue_hotline.base_url, queue_agent.login)
+    api.state("paused", "formation")
+    callback = leave_for_callback(tmp_path, asterisk, queue_hotline, "0622000007")
+    engine = make_engine(queue_hotline.database_url)
+    try:
+        with session_scope(engine) as s:
+            booked = s.get(Callback, callback.id)
+            assert booked is not None
+            booked.due_at = booked.due_at + timedelta(hours=2)  # not due yet: only a click places it now
+            s.add(booked)
+    finally:
+        engine.dispose()
+    agent_phone = AgentPhone(
+        queue_agent.login, queue_agent.sip_password, talk=[Silence(1500), Tone(AGENT_TONE_HZ, 5000)],
+        hold_ms=8000, target=asterisk.target, workdir=tmp_path / "agent",
+    )  # fmt: skip
+    citizen_phone = AgentPhone(
+        "0622000007", "", talk=[Silence(500), Tone(CALLER_TONE_HZ, 5000)], hold_ms=30_000, target=asterisk.target,
+        workdir=tmp_path / "citizen", sip_port=carrier_port, registers=False,
+    )  # fmt: skip
+    base = queue_hotline.base_url
+    with sync_playwright() as p, agent_phone, citizen_phone:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        page = browser.new_context(viewport={"width": 1280, "height": 720}, locale="fr-FR").new_page()
+        page.goto(f"{base}/login")
+        page.fill("#login", queue_agent.login)
+        page.fill("#password", E2E_AGENT_WEB_PASSWORD)
+        page.click("button[type=submit]")
+        expect(page.locator("#live")).to_have_text("en direct")
+        page.locator("#me").get_by_role("button", name="Disponible").click()
+        expect(page.locator("#me h2")).to_contain_text("Mon état : disponible")
+        row = page.locator(f'#callbacks tr[data-callback-id="{callback.id}"]')
+        expect(row).to_contain_text("à rappeler")
+        expect(row).to_contain_text("06 22 00 00 07")
+        row.get_by_role("button", name="Rappeler maintenant").click()
+        expect(page.locator("#flash")).to_have_text("Votre téléphone va sonner, puis celui de l'appelant.")
+        expect(row).to_contain_text("l'appelant a répondu", timeout=20_000)
+        agent_phone.wait_call(30)
+        citizen_phone.wait_call(10)
+        expect(row).to_contain_text("fait", timeout=10_000)
+        page.locator("#me").get_by_role("button", name="Hors ligne").click(timeout=(WRAP_UP_S + 10) * 1000)
+        browser.close()
+    agent_result, citizen_result = agent_phone.stop(), citizen_phone.stop()
+    assert agent_result.calls_answered == 1 and citizen_result.calls_answered == 1
+    assert tone_seconds(citizen_result.samples, AGENT_TONE_HZ) >= MIN_TONE_S, "the citizen heard Alice"
+    [attempt] = rows(queue_hotline, select(CallbackAttempt).where(CallbackAttempt.callback_id == callback.id))
+    assert attempt.result == "answered"
+    api.close()
     assert_nothing_left(asterisk)
 
 
