@@ -72,9 +72,12 @@ class HotlineProcess:
                 self.process.wait()
 
 
-def start_hotline(env: dict[str, str], workdir: Path, kb_path: Path = E2E_KB, **extra: str) -> HotlineProcess:
-    """Start `hotline serve` with its own SQLite database and port; the caller stops it."""
-    port = free_port()
+def start_hotline(
+    env: dict[str, str], workdir: Path, kb_path: Path = E2E_KB, port: int | None = None, **extra: str
+) -> HotlineProcess:
+    """Start `hotline serve` with its own SQLite database and port (`port`: the one a stopped process had, so a
+    browser finds it again); the caller stops it."""
+    port = port or free_port()
     database_url = f"sqlite:///{workdir / 'hotline.db'}"
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "hotline.log"

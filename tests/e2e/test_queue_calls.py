@@ -915,12 +915,30 @@ def test_a_restart_of_the_service_loses_no_waiting_caller_and_no_conversation(
             assert order_before == ["0633000002", "0633000003"]
             alice_api.close()
             bob_api.close()
+            playwright = sync_playwright().start()
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+            page = browser.new_page()
+            page.goto(f"{first.base_url}/login")
+            page.fill("#login", bob.login)
+            page.fill("#password", E2E_AGENT_WEB_PASSWORD)
+            page.click("button[type=submit]")
+            live = page.locator("#live")
+            expect(live).to_have_text("en direct")
+            expect(page.locator("#queue h2")).to_have_text("File d'attente : 2 appelants")
+            page.evaluate("window.__notReloaded = true")
 
             first.stop()  # SIGTERM: the callers stay in Stasis, in their bridges
             restarted_at = time.monotonic()
-            second = start_hotline(asterisk.env, workdir, **extra)
+            expect(live).to_have_text("connexion perdue, reconnexion…", timeout=10_000)
+            second = start_hotline(asterisk.env, workdir, port=first.port, **extra)
             second.wait_ari(connected=True)
             print(f"[e2e figures] restart: the service was back {time.monotonic() - restarted_at:.1f} s later")
+            expect(live).to_have_text("en direct", timeout=10_000)
+            print(f"[e2e figures] restart: Bob's console live again {time.monotonic() - restarted_at:.1f} s later")
+            expect(page.locator("#queue tbody tr")).to_have_count(2)
+            assert page.evaluate("window.__notReloaded") is True, "the console came back by itself"
+            browser.close()
+            playwright.stop()
             bob_api = Api(second.base_url, bob.login)
             queue_after = bob_api.client.get("/api/queue").json()
             assert [(r["caller_phone"], r["position"]) for r in queue_after] == [
