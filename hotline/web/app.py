@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import StatelessLifespan
 
 from hotline.web.deps import WebParts
@@ -22,8 +24,20 @@ from hotline.web.routes import (
     pages,
     ticket_pages,
 )
+from hotline.web.templating import TEMPLATES
 
 TITLE = "Numéro vert — Aurevault Agglomération"
+STAFF_PAGES = ("/console", "/tickets", "/admin")  # a refusal there is a page; elsewhere (the APIs) it is JSON
+PAGE_TITLES = {403: "Accès refusé", 404: "Introuvable"}
+
+
+async def _refusal(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    path = request.url.path
+    if exc.status_code in PAGE_TITLES and path.startswith(STAFF_PAGES) and not path.startswith("/console/parts"):
+        context = {"title": PAGE_TITLES[exc.status_code], "message": exc.detail}
+        return TEMPLATES.TemplateResponse(request, "refused.html", context, status_code=exc.status_code)
+    return await http_exception_handler(request, exc)
 
 
 def create_web_app(parts: WebParts, lifespan: StatelessLifespan[FastAPI] | None = None) -> FastAPI:
@@ -44,6 +58,7 @@ def create_web_app(parts: WebParts, lifespan: StatelessLifespan[FastAPI] | None 
         pages.router,
     ):
         app.include_router(router)
+    app.add_exception_handler(StarletteHTTPException, _refusal)
     # Every script and style the pages use is served from here: no CDN.
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

@@ -240,3 +240,13 @@ def test_the_admin_page_adds_an_agent_and_shows_the_sip_password_once(web_app: W
     page.goto(f"{web_app.base_url}/admin")
     expect(page.locator("#sip-password")).to_have_count(0)
     context.close()
+
+
+def test_a_page_beyond_the_role_or_unknown_says_so_as_a_page(web_app: WebApp, page: Page) -> None:
+    page.goto(f"{web_app.base_url}/admin")
+    expect(page.locator("h1")).to_have_text("Accès refusé")
+    expect(page.get_by_role("alert")).to_contain_text("votre rôle ne permet pas")
+    page.goto(f"{web_app.base_url}/tickets/12345678")
+    expect(page.locator("h1")).to_have_text("Introuvable")
+    page.get_by_role("link", name="Retour à la console").click()
+    expect(page).to_have_url(f"{web_app.base_url}/console")

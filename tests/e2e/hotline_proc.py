@@ -72,12 +72,10 @@ class HotlineProcess:
                 self.process.wait()
 
 
-def start_hotline(
-    env: dict[str, str], workdir: Path, kb_path: Path = E2E_KB, port: int | None = None, **extra: str
-) -> HotlineProcess:
-    """Start `hotline serve` with its own SQLite database and port (`port`: the one a stopped process had, so a
-    browser finds it again); the caller stops it."""
-    port = port or free_port()
+def start_hotline(env: dict[str, str], workdir: Path, kb_path: Path = E2E_KB, **extra: str) -> HotlineProcess:
+    """Start `hotline serve` with its own SQLite database and port (HOTLINE_PORT in `extra`: the one a stopped
+    process had, so a browser finds it again); the caller stops it."""
+    port = int(extra["HOTLINE_PORT"]) if "HOTLINE_PORT" in extra else free_port()
     database_url = f"sqlite:///{workdir / 'hotline.db'}"
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "hotline.log"

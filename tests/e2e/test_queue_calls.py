@@ -930,7 +930,7 @@ def test_a_restart_of_the_service_loses_no_waiting_caller_and_no_conversation(
             first.stop()  # SIGTERM: the callers stay in Stasis, in their bridges
             restarted_at = time.monotonic()
             expect(live).to_have_text("connexion perdue, reconnexion…", timeout=10_000)
-            second = start_hotline(asterisk.env, workdir, port=first.port, **extra)
+            second = start_hotline(asterisk.env, workdir, **extra, HOTLINE_PORT=str(first.port))
             second.wait_ari(connected=True)
             print(f"[e2e figures] restart: the service was back {time.monotonic() - restarted_at:.1f} s later")
             expect(live).to_have_text("en direct", timeout=10_000)
