@@ -103,6 +103,7 @@ def console(request: Request, parts: PartsDep) -> Response:
         agent = session.get(Agent, found.agent_id)
         name = agent.display_name if agent is not None else found.login
     context = {"name": name, "login": found.login, "role": found.role.value, "csrf_token": found.csrf_token,
+               "agent_id": found.agent_id,
                **me_context(parts, found.agent_id, found.csrf_token), **queue_context(parts),
                **callbacks_context(parts), **crisis_context(parts)}  # fmt: skip
     return TEMPLATES.TemplateResponse(request, "console.html", context)

@@ -8,15 +8,26 @@
   const live = document.getElementById("live");
   const flash = document.getElementById("flash");
   const RECONNECT_MS = 1000;
+  const myId = Number(document.querySelector('meta[name="agent-id"]').content);
+  const DEBOUNCE_MS = 200; // a burst of events (a busy hour) costs one fetch per part, still well within 1 s
+  const mine = (data) => data.agent_id === myId;
+  const onMyScreen = (selector) => document.querySelector(selector) !== null;
+  // Which parts an event changes, for this agent: the desk only for what concerns it, so a console does not
+  // fetch its desk again for every colleague's move.
   const PARTS_BY_EVENT = {
-    "queue.changed": ["queue", "me"],
-    "agent.state_changed": ["me"],
-    "callback.changed": ["callbacks", "me"],
-    "ticket.created": ["me", "queue"],
-    "ticket.status_changed": ["me", "queue", "callbacks"],
-    "crisis.changed": ["crisis"],
-    "call.ended": ["me"],
+    "queue.changed": (d) => (d.state === "waiting" ? ["queue"] : ["queue", "me"]),
+    "agent.state_changed": (d) => (mine(d) ? ["me"] : []),
+    "callback.changed": (d) => (mine(d) ? ["callbacks", "me"] : ["callbacks"]),
+    "ticket.created": () => [],
+    "ticket.status_changed": (d) => ["callbacks", ...(onMyScreen(`#ticket-panel[data-ticket-id="${d.ticket_id}"]`) ? ["me"] : [])],
+    "crisis.changed": () => ["crisis"],
+    "call.ended": (d) => (onMyScreen(`#screen-pop[data-call-id="${d.call_id}"]`) ? ["me"] : []),
   };
+  const timers = {};
+  function soon(name) {
+    if (timers[name]) return;
+    timers[name] = setTimeout(() => { timers[name] = null; refresh(name); }, DEBOUNCE_MS);
+  }
   const inFlight = {};
   const again = {};
 
@@ -195,8 +206,12 @@
         setTimeout(connect, RECONNECT_MS);
       }
     };
-    Object.entries(PARTS_BY_EVENT).forEach(([kind, names]) => {
-      source.addEventListener(kind, () => names.forEach(refresh));
+    Object.entries(PARTS_BY_EVENT).forEach(([kind, partsOf]) => {
+      source.addEventListener(kind, (event) => {
+        let data = {};
+        try { data = JSON.parse(event.data); } catch (err) { /* every event is JSON */ }
+        partsOf(data).forEach(soon);
+      });
     });
     source.addEventListener("bus.events_dropped", refreshAll);
   }
