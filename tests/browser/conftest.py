@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from hotline.app import Hotline, build
 from hotline.domain.roles import Role
@@ -105,3 +105,12 @@ def browser() -> Iterator[Browser]:
         launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         yield launched
         launched.close()
+
+
+def sign_in_console(page: Page, base_url: str, login: str, password: str = PASSWORD) -> None:
+    """Sign in through the /login form, as a person would, and wait for the console's stream to be live."""
+    page.goto(f"{base_url}/login")
+    page.fill("#login", login)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    expect(page.locator("#live")).to_have_text("en direct")

@@ -20,7 +20,7 @@ from hotline.services.crisis import CrisisService
 from hotline.services.queue import NewEntry, QueueService
 from hotline.storage.models import Agent
 from ivr.runtime.store import CallStore
-from tests.browser.conftest import PASSWORD, WebApp
+from tests.browser.conftest import PASSWORD, WebApp, sign_in_console
 
 LIVE_MS = 1500  # the bound is 1 s; a little slack for a busy 2-core machine
 SCREENSHOTS = Path(os.environ.get("HOTLINE_SCREENSHOTS", "var/screenshots"))
@@ -35,12 +35,8 @@ def store(web_app: WebApp) -> CallStore:
 def page(web_app: WebApp, browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="fr-FR")
     page = context.new_page()
-    page.goto(f"{web_app.base_url}/login")
-    page.fill("#login", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in_console(page, web_app.base_url, "alice")
     expect(page).to_have_url(f"{web_app.base_url}/console")
-    expect(page.locator("#live")).to_have_text("en direct")
     yield page
     context.close()
 

@@ -7,17 +7,13 @@ from playwright.sync_api import Browser, expect
 
 from hotline.services.queue import NewEntry, QueueService
 from ivr.runtime.store import CallStore
-from tests.browser.conftest import PASSWORD, Server
+from tests.browser.conftest import Server, sign_in_console
 
 
 def test_the_console_reconnects_after_a_restart_and_catches_up(server: Server, browser: Browser) -> None:
     page = browser.new_page()
-    page.goto(f"{server.base_url}/login")
-    page.fill("#login", "bruno")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in_console(page, server.base_url, "bruno")
     live = page.locator("#live")
-    expect(live).to_have_text("en direct")
     page.evaluate("window.__notReloaded = true")
 
     server.stop()

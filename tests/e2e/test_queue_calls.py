@@ -34,7 +34,7 @@ from hotline.storage.models import (
 )
 from ivr.flow import commands as cmd
 from ivr.flow.prompts import queue_position_text
-from tests.browser.conftest import CHROMIUM
+from tests.browser.conftest import CHROMIUM, sign_in_console
 from tests.e2e.conftest import E2E_AGENT_WEB_PASSWORD, AgentAccount, AsteriskSandbox, add_agent, disable_agent
 from tests.e2e.hotline_proc import HotlineProcess, start_hotline
 from tests.e2e.prompt_audio import play_audio
@@ -393,11 +393,7 @@ def test_the_console_in_a_browser_takes_a_real_call_and_resolves_its_ticket(
     with sync_playwright() as p, phone:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         page = browser.new_context(viewport={"width": 1280, "height": 720}, locale="fr-FR").new_page()
-        page.goto(f"{base}/login")
-        page.fill("#login", bob.login)
-        page.fill("#password", E2E_AGENT_WEB_PASSWORD)
-        page.click("button[type=submit]")
-        expect(page.locator("#live")).to_have_text("en direct")
+        sign_in_console(page, base, bob.login, E2E_AGENT_WEB_PASSWORD)
         page.locator("#me").get_by_role("button", name="Disponible").click()
         expect(page.locator("#me h2")).to_contain_text("Mon état : disponible")
         page.evaluate("window.__notReloaded = true")
@@ -802,11 +798,7 @@ def test_a_callback_placed_from_the_console_list(
     with sync_playwright() as p, agent_phone, citizen_phone:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         page = browser.new_context(viewport={"width": 1280, "height": 720}, locale="fr-FR").new_page()
-        page.goto(f"{base}/login")
-        page.fill("#login", queue_agent.login)
-        page.fill("#password", E2E_AGENT_WEB_PASSWORD)
-        page.click("button[type=submit]")
-        expect(page.locator("#live")).to_have_text("en direct")
+        sign_in_console(page, base, queue_agent.login, E2E_AGENT_WEB_PASSWORD)
         page.locator("#me").get_by_role("button", name="Disponible").click()
         expect(page.locator("#me h2")).to_contain_text("Mon état : disponible")
         row = page.locator(f'#callbacks tr[data-callback-id="{callback.id}"]')
@@ -918,12 +910,8 @@ def test_a_restart_of_the_service_loses_no_waiting_caller_and_no_conversation(
             playwright = sync_playwright().start()
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
             page = browser.new_page()
-            page.goto(f"{first.base_url}/login")
-            page.fill("#login", bob.login)
-            page.fill("#password", E2E_AGENT_WEB_PASSWORD)
-            page.click("button[type=submit]")
+            sign_in_console(page, first.base_url, bob.login, E2E_AGENT_WEB_PASSWORD)
             live = page.locator("#live")
-            expect(live).to_have_text("en direct")
             expect(page.locator("#queue h2")).to_have_text("File d'attente : 2 appelants")
             page.evaluate("window.__notReloaded = true")
 
