@@ -43,6 +43,7 @@ ENUM_LENGTH = 32  # longest state name is "callback_requested" (18)
 PHONE_LENGTH = 32  # E.164 is at most 16 characters; room for "anonymous" or a SIP user part
 CHANNEL_ID_LENGTH = 64  # Asterisk unique ids look like "1700000000.42" or "<systemname>-1700000000.42"
 FAQ_ID_LENGTH = 128  # KB ids are "<topic>.<slug>"
+COMMUNE_LENGTH = 64
 TOPIC_LENGTH = 64
 SERVICE_LENGTH = 64
 ORIGIN_LENGTH = 16
@@ -116,6 +117,7 @@ class Call(CallBase, table=True):
     topic: str | None = Field(default=None, max_length=TOPIC_LENGTH, index=True)
     faq_id: str | None = Field(default=None, max_length=FAQ_ID_LENGTH)
     transcript: str | None = Field(default=None, sa_type=Text)
+    commune: str | None = Field(default=None, max_length=COMMUNE_LENGTH, index=True)  # named by the caller
 
 
 class CallCreate(CallBase):
@@ -131,6 +133,7 @@ class CallPublic(CallBase):
     topic: str | None
     faq_id: str | None
     transcript: str | None
+    commune: str | None
 
 
 class CallEvent(SQLModel, table=True):

@@ -17,6 +17,7 @@ from hotline.services.unit_of_work import unit_of_work
 from hotline.storage import repository
 from hotline.storage.models import Call, CallCreate, CallEvent, utc_now
 from kb.loader import KnowledgeBase
+from kb.territory import Territory, default_territory
 
 __all__ = ["CallStore", "TicketInfo"]
 
@@ -41,10 +42,13 @@ class OpenCall:
 class CallStore:
     """Persistence of calls and their timelines; their tickets go through the ticket service."""
 
-    def __init__(self, engine: Engine, kb: KnowledgeBase, bus: EventBus | None = None) -> None:
+    def __init__(
+        self, engine: Engine, kb: KnowledgeBase, bus: EventBus | None = None, territory: Territory | None = None
+    ) -> None:
         self.engine = engine
         self.kb = kb
         self.bus = bus
+        self.territory = territory or default_territory()
         self.tickets = TicketService(engine, bus, kb)
 
     def start_call(self, channel_id: str, caller: str | None, called: str, crisis_mode: bool = False) -> int:
@@ -144,6 +148,7 @@ class CallStore:
                 call.topic = entry.topic
             if transcript:
                 call.transcript = transcript
+            call.commune = call.commune or self.territory.commune_in(call.transcript)
             session.add(call)
             repository.record_call_event(session, call_id, "hangup", {"outcome": outcome.value}, at=call.ended_at)
             ticket = self.tickets.settle_after_call_in(

@@ -19,7 +19,16 @@ from hotline.services.tickets import TicketService
 from hotline.services.unit_of_work import unit_of_work
 from hotline.settings import DEFAULT_KB_PATH
 from hotline.storage.db import session_scope
-from hotline.storage.models import Agent, AgentStateChange, AuditLog, Callback, Ticket, TicketCreate, TicketStatusChange
+from hotline.storage.models import (
+    Agent,
+    AgentStateChange,
+    AuditLog,
+    Call,
+    Callback,
+    Ticket,
+    TicketCreate,
+    TicketStatusChange,
+)
 from ivr.runtime.store import CallStore
 from kb.loader import load_kb
 
@@ -194,3 +203,14 @@ async def test_a_call_asking_twice_for_a_person_keeps_one_ticket(engine: Engine)
     with session_scope(engine, write=False) as s:
         (ticket,) = s.exec(select(Ticket)).all()
         assert ticket.status is TicketStatus.WAITING_CALLBACK
+
+
+def test_a_call_counts_for_the_commune_the_caller_named(engine: Engine) -> None:
+    store = CallStore(engine, KB)
+    named = store.start_call("1700000000.9", "0612345678", "0800123456")
+    store.finish_call(named, CallOutcome.SELF_SERVED, None, transcript="toujours pas d'eau aux Granges-Basses")
+    silent = store.start_call("1700000000.10", "0612345679", "0800123456")
+    store.finish_call(silent, CallOutcome.SELF_SERVED, None, transcript="les horaires de la mairie")
+    with session_scope(engine, write=False) as s:
+        assert s.get(Call, named).commune == "Villeroux"  # a hamlet counts for its commune
+        assert s.get(Call, silent).commune is None
