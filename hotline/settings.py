@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from hotline.domain.agent_states import DEFAULT_PAUSE_REASONS
 from hotline.domain.callbacks import DEFAULT_HOURS as DEFAULT_CALLBACK_HOURS
 from hotline.domain.callbacks import OpeningHours
+from hotline.domain.report_days import parse_day_start
 from hotline.secrets_store import stored_secret
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -155,11 +156,31 @@ class Settings(BaseSettings):
 
     # Locale
     timezone: str = Field("Europe/Paris", description="Time zone for opening hours, reports and dashboards.")
+    day_start: str = Field(
+        "00:00", description="When the reporting day starts (HH:MM, in `timezone`) for the KPIs and open data."
+    )
+
+    # Supervision (KPIs, wallboard, staffing advice)
+    service_level_target_s: float = Field(
+        20.0, gt=0, description="Service level: the share of answered calls answered within this wait (s)."
+    )
+    service_level_goal: float = Field(
+        0.8, gt=0, lt=1, description="The service level the staffing advice aims for (0-1), e.g. 0.8: 80 % in T s."
+    )
+    short_abandon_s: float = Field(
+        5.0, ge=0, description="Callers who hang up within this wait (s) are short abandons, left out of the rates."
+    )
 
     @field_validator("callback_hours")
     @classmethod
     def _hours_parse(cls, value: str) -> str:
         OpeningHours.parse(value)  # HoursError (a ValueError) says what is wrong
+        return value
+
+    @field_validator("day_start")
+    @classmethod
+    def _day_start_parses(cls, value: str) -> str:
+        parse_day_start(value)
         return value
 
     @field_validator("carrier_trunk")
