@@ -9,6 +9,7 @@ from hotline.cli import (
     asterisk_commands,
     bench_commands,
     db_commands,
+    erlang_command,
     kb_commands,
     open311_commands,
     say_command,
@@ -26,6 +27,7 @@ app.add_typer(open311_commands.app, name="open311")
 app.command("serve")(serve_command.serve)
 app.command("transcribe")(transcribe_command.transcribe)
 app.command("say")(say_command.say)
+app.command("erlang")(erlang_command.erlang)
 
 
 def main() -> None:
