@@ -34,6 +34,7 @@ class QueueTotals:
     answered_wait_s: float = 0.0  # total wait of the answered
     abandoned: int = 0  # after the short-abandon threshold
     short_abandons: int = 0
+    abandoned_wait_s: float = 0.0  # total wait of every abandon, short ones included (the callers' patience)
     callbacks: int = 0
     handled: int = 0  # answered stays whose wrap-up ended
     talk_s: float = 0.0  # total over `handled`
@@ -99,6 +100,13 @@ class Kpis:
         return ratio(self.queue.abandoned, self.queue.queued - self.queue.short_abandons)
 
     @property
+    def patience_s(self) -> float | None:
+        """Mean patience, the exponential estimate on censored waits: every caller's wait (the answered ones only
+        show they would have waited that long) over the number who gave up; None before anyone gave up."""
+        q = self.queue
+        return ratio(q.answered_wait_s + q.abandoned_wait_s, q.abandoned + q.short_abandons)
+
+    @property
     def occupancy(self) -> float | None:
         return ratio(self.agent_times.total(*BUSY_STATES), self.agent_times.total(*SIGNED_IN_STATES))
 
@@ -133,6 +141,7 @@ class Kpis:
             "average_wrap_up_s": self.average_wrap_up_s,
             "abandonment_rate": self.abandonment_rate,
             "occupancy": self.occupancy,
+            "patience_s": self.patience_s,
             "agent_seconds": dict(sorted(self.agent_times.seconds.items())),
             "by_outcome": dict(sorted(self.by_outcome.items())),
             "by_topic": dict(sorted(self.by_topic.items(), key=lambda kv: (-kv[1], kv[0]))),

@@ -92,6 +92,7 @@ def _queue_totals(conn: Any, window: Window, rules: KpiRules) -> QueueTotals:
             _sum_if(answered, answered_at - enq),
             _count_if(and_(abandoned, waited_before_leaving > rules.short_abandon_s)),
             _count_if(and_(abandoned, waited_before_leaving <= rules.short_abandon_s)),
+            _sum_if(abandoned, waited_before_leaving),
             _count_if(col(q.state) == QueueEntryState.CALLBACK.value),
             _count_if(handled),
             _sum_if(handled, left_at - answered_at),
@@ -111,10 +112,11 @@ def _queue_totals(conn: Any, window: Window, rules: KpiRules) -> QueueTotals:
         answered_wait_s=float(row[4]),
         abandoned=int(row[5]),
         short_abandons=int(row[6]),
-        callbacks=int(row[7]),
-        handled=int(row[8]),
-        talk_s=float(row[9]),
-        wrap_up_s=float(row[10]),
+        abandoned_wait_s=float(row[7]),
+        callbacks=int(row[8]),
+        handled=int(row[9]),
+        talk_s=float(row[10]),
+        wrap_up_s=float(row[11]),
     )
 
 

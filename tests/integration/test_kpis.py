@@ -159,6 +159,8 @@ def test_a_hand_computed_day(engine: Engine) -> None:
     assert k.asa_s == approx((10 + 30) / 2)
     assert k.aht_s == approx((240 + 30 + 120 + 20) / 2)
     assert (k.average_talk_s, k.average_wrap_up_s) == (approx(180), approx(25))
+    assert k.queue.abandoned_wait_s == approx(60 + 3)
+    assert k.patience_s == approx((10 + 30 + 60 + 3) / 2)  # all waits (answered ones censored) / abandons
     assert k.abandonment_rate == approx(1 / (5 - 1))  # the callback is not an abandon, the short one left out
     # Alice: available 08:00-09:10:35, 09:15:10-12:00, 12:30-17:00 (4,235 + 9,890 + 16,200 s), ringing 5 s,
     # on call 240 s, wrap-up 30 s, paused 1,800 s, offline the rest; Bruno available all 86,400 s.
@@ -185,5 +187,6 @@ def test_agent_time_stops_at_now(engine: Engine) -> None:
 def test_an_empty_window_has_no_rates(engine: Engine) -> None:
     k = compute_kpis(engine, WINDOW, RULES, now=WINDOW.end)
     assert (k.calls, k.queue.queued) == (0, 0)
-    assert None is k.service_level is k.asa_s is k.aht_s is k.abandonment_rate is k.occupancy is k.self_service_rate
+    rates = (k.service_level, k.asa_s, k.aht_s, k.abandonment_rate, k.occupancy, k.self_service_rate, k.patience_s)
+    assert rates == (None,) * 7
     assert k.as_dict()["service_level"] is None
