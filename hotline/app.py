@@ -22,9 +22,13 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from hotline.bus import EventBus
+from hotline.domain.report_days import parse_day_start
 from hotline.services.agent_accounts import AgentAccounts
 from hotline.services.agents import AgentService
 from hotline.services.crisis import Crisis, CrisisService
+from hotline.services.kpis import KpiRules
+from hotline.services.metrics import HotlineMetrics
+from hotline.services.supervision import Supervision, SupervisionRules
 from hotline.services.tickets import TicketService
 from hotline.settings import Settings
 from hotline.storage.db import make_engine
@@ -71,6 +75,8 @@ class Hotline:
     tickets: TicketService
     agents: AgentService
     crisis: CrisisService
+    supervision: Supervision
+    metrics: HotlineMetrics
     ivr: Ivr | None  # None: the web app alone (tests)
 
     def ari_connected(self) -> bool:
@@ -78,7 +84,10 @@ class Hotline:
 
     def background(self) -> list[Background]:
         """What runs as its own task for as long as the web app is up."""
-        return [self.ivr.run] if self.ivr is not None else []
+        return [self.follow_metrics, self.ivr.run] if self.ivr is not None else [self.follow_metrics]
+
+    async def follow_metrics(self) -> None:
+        await self.metrics.follow(self.bus)
 
     def push_phones(self) -> str | None:
         """The active agents' phones to Asterisk now (an admin added one or reset its password); None when done,
@@ -112,6 +121,8 @@ class Hotline:
             hotline_number=self.settings.toll_free_number,
             callback_hours=self.settings.callback_hours,
             push_phones=self.push_phones if self.ivr is not None else None,
+            supervision=self.supervision,
+            metrics=self.metrics.render,
         )
         return create_web_app(parts, lifespan=self._lifespan)
 
@@ -138,8 +149,14 @@ def build(settings: Settings, *, with_ivr: bool = True) -> Hotline:
     agents = AgentService(engine, bus)
     # Until a supervisor sets it, crisis mode is what HOTLINE_CRISIS_MESSAGE says.
     crisis = CrisisService(engine, bus, Crisis(bool(settings.crisis_message), settings.crisis_message))
-    ivr = build_ivr(settings, engine, kb, matcher, bus=bus, crisis=crisis) if with_ivr else None
-    return Hotline(
+    supervision = Supervision(engine, supervision_rules(settings), settings.timezone, crisis_view(crisis))
+    metrics = HotlineMetrics(supervision.snapshot)
+    ivr = (
+        build_ivr(settings, engine, kb, matcher, bus=bus, crisis=crisis, step_observer=metrics.on_call_step)
+        if with_ivr
+        else None
+    )
+    hotline = Hotline(
         settings=settings,
         engine=engine,
         kb=kb,
@@ -148,8 +165,25 @@ def build(settings: Settings, *, with_ivr: bool = True) -> Hotline:
         tickets=tickets,
         agents=agents,
         crisis=crisis,
+        supervision=supervision,
+        metrics=metrics,
         ivr=ivr,
     )
+    metrics.ari_connected = hotline.ari_connected
+    return hotline
+
+
+def supervision_rules(settings: Settings) -> SupervisionRules:
+    kpi = KpiRules(settings.service_level_target_s, settings.short_abandon_s, settings.timezone)
+    return SupervisionRules(kpi, parse_day_start(settings.day_start), settings.service_level_goal)
+
+
+def crisis_view(crisis: CrisisService) -> Callable[[], dict[str, Any]]:
+    def current() -> dict[str, Any]:
+        state = crisis.current()
+        return {"active": state.active, "message": state.announcement}
+
+    return current
 
 
 def serve(settings: Settings, host: str, port: int) -> None:

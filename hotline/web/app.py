@@ -22,6 +22,7 @@ from hotline.web.routes import (
     message_api,
     open311_api,
     pages,
+    supervision_api,
     ticket_pages,
 )
 from hotline.web.templating import TEMPLATES
@@ -55,6 +56,7 @@ def create_web_app(parts: WebParts, lifespan: StatelessLifespan[FastAPI] | None 
         ticket_pages.router,
         admin_pages.router,
         open311_api.router,
+        supervision_api.router,
         pages.router,
     ):
         app.include_router(router)

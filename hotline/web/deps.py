@@ -20,6 +20,7 @@ from hotline.domain.callbacks import DEFAULT_HOURS as DEFAULT_CALLBACK_HOURS
 from hotline.domain.roles import Role
 from hotline.services.messages import RecordingSource
 from hotline.services.site_settings import Defaults, SiteSettings
+from hotline.services.supervision import Supervision, SupervisionRules
 from hotline.services.transfers import TransferDesk
 from hotline.services.web_sessions import WebSessions
 from kb.loader import KnowledgeBase
@@ -45,6 +46,16 @@ class WebParts:
     hotline_number: str = "0800123456"  # the numéro vert, said to whoever files a request
     callback_hours: str = DEFAULT_CALLBACK_HOURS  # until an admin sets them
     push_phones: Callable[[], str | None] | None = None  # the agents' phones to Asterisk; a French note if not
+    supervision: Supervision | None = None  # None: built on the engine with the default rules
+    metrics: Callable[[], bytes] | None = None  # the Prometheus text of /metrics
+
+    @cached_property
+    def supervisor(self) -> Supervision:
+        return (
+            self.supervision
+            if self.supervision is not None
+            else Supervision(self.engine, SupervisionRules(), "Europe/Paris")
+        )
 
     @cached_property
     def _own_sessions(self) -> WebSessions:

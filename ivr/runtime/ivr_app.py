@@ -21,7 +21,7 @@ from ivr.runtime.acd import Acd, is_agent_leg
 from ivr.runtime.session import CallControl, CallSession, Flow, MediaResolver, SpeechFactory
 from ivr.runtime.speech_tap import MediaChannels, is_media_channel
 from ivr.runtime.store import CallStore, OpenCall
-from ivr.runtime.timeline import TimelineWriter
+from ivr.runtime.timeline import StepObserver, TimelineWriter
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class IvrApp:
         flow_factory: Callable[[], Flow],
         speech_factory: SpeechFactory | None = None,
         acd: Acd | None = None,
+        step_observer: StepObserver | None = None,
     ) -> None:
         self.config = config
         self.acd = acd
@@ -58,7 +59,7 @@ class IvrApp:
         self.speech_factory = speech_factory
         self.media_channels = MediaChannels()  # the speech taps' snoop and externalMedia channels
         self.sessions: dict[str, CallSession] = {}
-        self.timeline = TimelineWriter(store)  # one writer for every call's steps
+        self.timeline = TimelineWriter(store, step_observer)  # one writer for every call's steps
         self.connected = False
         self.reconnections = 0
         self.on_connected_hooks: list[Callable[[], Awaitable[None]]] = []  # e.g. import fallback calls

@@ -35,6 +35,7 @@ from ivr.runtime.media import PromptMedia
 from ivr.runtime.rtp import RtpReceiver
 from ivr.runtime.speech_tap import SpeechTap
 from ivr.runtime.store import CallStore
+from ivr.runtime.timeline import StepObserver
 from ivr.speech.endpointing import DEFAULT_THRESHOLDS
 from ivr.speech.listener import CallListener, TurnTimings
 from ivr.speech.recognizer import Recognizer, make_recognizer
@@ -123,9 +124,11 @@ def build_ivr(
     matcher_factory: Callable[[], Matcher] | None = None,
     bus: EventBus | None = None,
     crisis: CrisisService | None = None,
+    step_observer: StepObserver | None = None,
 ) -> Ivr:
     """`matcher_factory` gives the matcher of speech turns (shared with the web API by the composition root);
-    None builds one. `bus` carries the calls' and tickets' events; `crisis` is read for each new call."""
+    None builds one. `bus` carries the calls' and tickets' events; `crisis` is read for each new call;
+    `step_observer` sees every step of every call's timeline (the metrics)."""
     config = AriConfig(settings.ari_url, settings.ari_user, settings.ari_secret(), settings.ari_app)
     client = AriClient(config)
     cache = tts_cache_for(settings)
@@ -196,7 +199,7 @@ def build_ivr(
         return PRIORITY_CRISIS if faq_id in crisis_entries else PRIORITY_NORMAL
 
     acd = Acd(client, QueueService(engine, bus), config.app, queue_settings, bus, priority_of, callbacks, dialling)
-    app = IvrApp(config, client, PromptMedia(resolver), store, new_flow, speech_factory, acd)
+    app = IvrApp(config, client, PromptMedia(resolver), store, new_flow, speech_factory, acd, step_observer)
 
     async def import_fallback() -> None:
         # Calls the dialplan took while the app was away become tickets as soon as it is back.

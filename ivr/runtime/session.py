@@ -315,7 +315,8 @@ class CallSession:
             case cmd.LeaveQueue():
                 if self.acd is not None:
                     self._operate(self.acd.leave_for_callback(self.channel_id), command)
-            case cmd.KeepUnmatched():
+            case cmd.KeepUnmatched(score=score):
+                self._record("speech_not_understood", {"score": round(score, 3)})
                 self._operate(self._keep_unmatched(command), command)
             case cmd.SetAnswered(faq_id=faq_id):
                 self.faq_id = faq_id

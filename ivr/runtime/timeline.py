@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -23,11 +24,13 @@ WRITE_ATTEMPTS = 5
 RETRY_S = 1.0
 
 Step = tuple[int, str, dict[str, Any], datetime]  # call id, kind, data, when it happened
+StepObserver = Callable[[str, dict[str, Any]], None]  # e.g. the metrics: each step's kind and data, at once
 
 
 class TimelineWriter:
-    def __init__(self, store: CallStore) -> None:
+    def __init__(self, store: CallStore, observe: StepObserver | None = None) -> None:
         self.store = store
+        self.observe = observe
         self._queue: asyncio.Queue[Step] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -36,6 +39,11 @@ class TimelineWriter:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="timeline-writer")
         self._queue.put_nowait((call_id, kind, data, at or utc_now()))
+        if self.observe is not None:
+            try:
+                self.observe(kind, data)
+            except Exception:  # counting a step must never cost the call
+                log.exception("timeline: the observer failed on %s", kind)
 
     async def flush(self) -> None:
         """Wait until every step queued so far is written."""

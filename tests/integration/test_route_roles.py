@@ -18,6 +18,7 @@ PASSWORD = "un-mot-de-passe"
 PUBLIC = "public"
 SIGNED_IN = frozenset(Role)  # every role
 ADMIN = frozenset({Role.ADMIN})
+SUPERVISION = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 # (method, path) → PUBLIC, or the roles that may use it.
 ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
@@ -53,6 +54,9 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/open311/v2/requests.{fmt}"): PUBLIC,  # an API key, not a session
     ("GET", "/open311/v2/requests.{fmt}"): PUBLIC,
     ("GET", "/open311/v2/requests/{number}.{fmt}"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,  # counts only, like Asterisk's own /metrics
+    ("GET", "/api/wallboard"): SUPERVISION,
+    ("GET", "/api/kpis"): SUPERVISION,
     ("GET", "/admin"): ADMIN,
     ("POST", "/admin/agents"): ADMIN,
     ("POST", "/admin/agents/{agent_login}/disable"): ADMIN,
