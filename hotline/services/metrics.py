@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -24,6 +24,7 @@ from hotline.domain.enums import AgentState, CallOutcome, QueueEntryState
 from hotline.services.supervision import Wallboard
 
 log = logging.getLogger(__name__)
+disable_created_metrics()  # no `_created` twin of every counter and histogram: nothing here reads them
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 NO_TOPIC = "aucun"  # the label of calls whose topic the IVR could not tell
@@ -37,6 +38,32 @@ LEFT_QUEUE = {
     QueueEntryState.CALLBACK.value: "callback",
 }
 ENDED_OUTCOMES = [o.value for o in CallOutcome if o is not CallOutcome.IN_PROGRESS]
+# Everything /metrics may export, name -> type: the dashboards and alert rules may use these only (a test checks
+# both ways). Counters are named with their _total, as scraped.
+METRICS: dict[str, str] = {
+    "hotline_calls_offered_total": "counter",
+    "hotline_ivr_self_served_total": "counter",
+    "hotline_speech_turns_total": "counter",
+    "hotline_speech_not_understood_total": "counter",
+    "hotline_callback_attempts_total": "counter",
+    "hotline_queue_wait_seconds": "histogram",
+    "hotline_talk_seconds": "histogram",
+    "hotline_wrap_up_seconds": "histogram",
+    "hotline_speech_turn_latency_seconds": "histogram",
+    "hotline_ivr_calls": "gauge",
+    "hotline_queue_calls": "gauge",
+    "hotline_queue_oldest_wait_seconds": "gauge",
+    "hotline_agents": "gauge",
+    "hotline_agents_logged_in": "gauge",
+    "hotline_callbacks_pending": "gauge",
+    "hotline_ari_connected": "gauge",
+    "hotline_service_level_ratio": "gauge",
+    "hotline_abandonment_ratio": "gauge",
+    "hotline_self_service_ratio": "gauge",
+    "hotline_staffing_agents_needed": "gauge",
+    "hotline_service_level_goal_ratio": "gauge",
+    "hotline_topic_surge": "gauge",
+}
 
 
 class HotlineMetrics:

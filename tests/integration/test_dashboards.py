@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from hotline.services.metrics import METRICS
+
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "dashboards"
 PROMETHEUS_DIR = DASHBOARDS / "prometheus"
@@ -30,37 +32,7 @@ DASHBOARD_JSON = GRAFANA_DIR / "dashboards" / "hotline.json"
 ASTERISK_METRICS_TXT = DASHBOARDS / "asterisk-metrics.txt"
 COMPOSE_YAML = ROOT / "compose.yaml"
 
-# The metrics the hotline exports at /metrics (prometheus-client), name -> type. The app's own test checks that
-# it exports exactly these; until both are merged this is the contract the dashboards are built against (the
-# app's list replaces this constant then).
-EXPECTED_HOTLINE_METRICS: dict[str, str] = {
-    # counters
-    # {outcome}: self_served, to_agent, callback_requested, abandoned, fallback
-    "hotline_calls_offered_total": "counter",
-    "hotline_ivr_self_served_total": "counter",  # {topic}: the KB topic
-    "hotline_speech_turns_total": "counter",
-    "hotline_speech_not_understood_total": "counter",
-    "hotline_callback_attempts_total": "counter",  # {result}: answered, no_answer, busy, failed, agent_missed
-    # histograms (_bucket, _sum, _count)
-    "hotline_queue_wait_seconds": "histogram",  # {outcome}: answered, abandoned, callback
-    "hotline_talk_seconds": "histogram",
-    "hotline_wrap_up_seconds": "histogram",
-    "hotline_speech_turn_latency_seconds": "histogram",
-    # gauges
-    "hotline_ivr_calls": "gauge",
-    "hotline_queue_calls": "gauge",
-    "hotline_queue_oldest_wait_seconds": "gauge",
-    "hotline_agents": "gauge",  # {state}: offline, available, ringing, on_call, wrap_up, paused
-    "hotline_agents_logged_in": "gauge",
-    "hotline_callbacks_pending": "gauge",
-    "hotline_ari_connected": "gauge",
-    "hotline_service_level_ratio": "gauge",
-    "hotline_abandonment_ratio": "gauge",
-    "hotline_self_service_ratio": "gauge",
-    "hotline_staffing_agents_needed": "gauge",
-    "hotline_service_level_goal_ratio": "gauge",
-    "hotline_topic_surge": "gauge",  # {topic}
-}
+EXPECTED_HOTLINE_METRICS = METRICS  # what the app exports (tests/integration/test_metrics.py checks it does)
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 EXPECTED_ALERTS = {

@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
 from hotline import bus as events
-from hotline.domain.enums import AgentState, QueueEntryState
-from hotline.services.metrics import HotlineMetrics
+from hotline.domain.enums import AgentState, CallOutcome, QueueEntryState
+from hotline.services.metrics import METRICS, HotlineMetrics
 from hotline.services.supervision import Supervision, SupervisionRules
 from hotline.settings import DEFAULT_KB_PATH
 from hotline.storage.db import session_scope
@@ -139,3 +139,24 @@ def test_the_web_app_serves_metrics(engine: Engine) -> None:
         response = client.get("/metrics")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain; version=0.0.4")
     assert "hotline_queue_calls 1.0" in response.text
+
+
+def test_a_busy_day_exports_exactly_the_metrics_the_dashboards_may_use(engine: Engine) -> None:
+    seed_live(engine)
+    now = datetime.now(UTC)
+    with session_scope(engine) as s:
+        served = Call(channel_id="m-3", called_number="0800123456", started_at=now - timedelta(seconds=90),
+                      ended_at=now - timedelta(seconds=30), outcome=CallOutcome.TO_AGENT, topic="eau")  # fmt: skip
+        s.add(served)
+        s.flush()
+        s.add(QueueEntry(call_id=served.id, enqueued_at=now - timedelta(seconds=80), state=QueueEntryState.ANSWERED,
+                         answered_at=now - timedelta(seconds=70), left_at=now - timedelta(seconds=30),
+                         wrapped_up_at=now - timedelta(seconds=20)))  # fmt: skip
+    m = HotlineMetrics(Supervision(engine, SupervisionRules(), "Europe/Paris").snapshot, lambda: True)
+    m.on_event(events.CallEnded(call_id=1, outcome="self_served", topic="eau", dossier="X", at=T0))
+    m.on_event(events.CallbackChanged(callback_id=1, ticket_id=1, state="pending", result="busy"))
+    exported = {
+        f.name + ("_total" if f.type == "counter" else ""): f.type
+        for f in text_string_to_metric_families(m.render().decode())
+    }
+    assert exported == METRICS
