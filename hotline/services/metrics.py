@@ -24,7 +24,7 @@ from hotline.domain.enums import AgentState, CallOutcome, QueueEntryState
 from hotline.services.supervision import Wallboard
 
 log = logging.getLogger(__name__)
-disable_created_metrics()  # no `_created` twin of every counter and histogram: nothing here reads them
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` twin of every counter and histogram: nothing here reads them
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 NO_TOPIC = "aucun"  # the label of calls whose topic the IVR could not tell
