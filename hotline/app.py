@@ -84,10 +84,14 @@ class Hotline:
 
     def background(self) -> list[Background]:
         """What runs as its own task for as long as the web app is up."""
-        return [self.follow_metrics, self.ivr.run] if self.ivr is not None else [self.follow_metrics]
+        followers = [self.follow_metrics, self.follow_supervision]
+        return [*followers, self.ivr.run] if self.ivr is not None else followers
 
     async def follow_metrics(self) -> None:
         await self.metrics.follow(self.bus)
+
+    async def follow_supervision(self) -> None:
+        await self.supervision.follow(self.bus)
 
     def push_phones(self) -> str | None:
         """The active agents' phones to Asterisk now (an admin added one or reset its password); None when done,
@@ -180,7 +184,7 @@ def supervision_rules(settings: Settings) -> SupervisionRules:
 
 def crisis_view(crisis: CrisisService) -> Callable[[], dict[str, Any]]:
     def current() -> dict[str, Any]:
-        state = crisis.current()
+        state = crisis.refresh()  # one row: the wallboard shows a switch made by any process at once
         return {"active": state.active, "message": state.announcement}
 
     return current

@@ -1,8 +1,8 @@
 """What a supervisor watches: the live state, today's KPIs, the staffing advice, the calls per minute and the
 topics surging, in one snapshot (the wallboard, `GET /api/wallboard` and the `/metrics` gauges share it).
 
-A snapshot costs a few aggregate queries; it is kept SNAPSHOT_TTL_S so a room of wallboards and a scrape
-every few seconds cost one.
+A snapshot costs a few aggregate queries; it is kept until the next event or SNAPSHOT_TTL_S, so a room of
+wallboards fetching it after an event and a scrape every few seconds cost one.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
+from hotline.bus import EventBus
 from hotline.domain import erlang
 from hotline.domain.enums import AgentState, CallbackState, CallOutcome, QueueEntryState
 from hotline.domain.kpis import Kpis
@@ -27,7 +28,7 @@ from hotline.domain.trends import Key, Surge, SurgeRule, surges
 from hotline.services.kpis import TRANSFER_REASON, KpiRules, compute_kpis, epoch_s, floor_int
 from hotline.storage.models import Agent, AgentStateChange, Call, Callback, QueueEntry
 
-SNAPSHOT_TTL_S = 0.25  # the wallboard is pushed within 1 s of an event: a snapshot is never older than this
+SNAPSHOT_TTL_S = 1.0  # a snapshot is reused this long, and never after an event (`changed`)
 STAFFING_WINDOW_S = 30 * 60.0  # the staffing advice works on the arrival rate and AHT of the last 30 minutes
 CHART_HOURS = 3  # the calls-per-minute chart
 STALE_CALL_H = 12  # a call still "in progress" after this long was left by a crash, not in the IVR now
@@ -99,12 +100,14 @@ class Wallboard:
     per_minute: list[tuple[datetime, dict[str, int]]]  # local minute -> ended calls by outcome
     surges: list[Surge]
     surge_rule: str
+    timezone: str = "Europe/Paris"
     crisis: dict[str, Any] = field(default_factory=lambda: dict(CRISIS_NONE))
 
     def as_dict(self) -> dict[str, Any]:
         s = self.staffing
         return {
             "at": self.at.isoformat(),
+            "timezone": self.timezone,
             "live": {
                 "calls_in_ivr": self.live.calls_in_ivr,
                 "waiting": self.live.waiting,
@@ -299,7 +302,8 @@ class Supervision:
         self.timezone = timezone
         self.crisis = crisis
         self._lock = threading.Lock()
-        self._cached: tuple[float, Wallboard] | None = None
+        self._cached: tuple[float, int, Wallboard] | None = None
+        self._generation = 0  # bumped by every event: a snapshot from before it is stale
         self._baseline: tuple[float, dict[Key, int]] | None = None
 
     def today(self, now: datetime) -> Window:
@@ -311,13 +315,31 @@ class Supervision:
     def snapshot(self, now: datetime | None = None) -> Wallboard:
         """The wallboard now (at most SNAPSHOT_TTL_S old, unless `now` is given)."""
         with self._lock:
-            tick = clock.monotonic()
-            if now is None and self._cached and tick - self._cached[0] < SNAPSHOT_TTL_S:
-                return self._cached[1]
+            tick, generation = clock.monotonic(), self._generation
+            if (
+                now is None
+                and self._cached
+                and self._cached[1] == generation
+                and tick - self._cached[0] < SNAPSHOT_TTL_S
+            ):
+                return self._cached[2]
             board = self._compute(now or datetime.now(UTC))
             if now is None:
-                self._cached = (tick, board)
+                self._cached = (tick, generation, board)
             return board
+
+    def changed(self) -> None:
+        """Something happened (a call, a queue move, an agent's state): the next snapshot is read afresh."""
+        self._generation += 1
+
+    async def follow(self, bus: EventBus) -> None:
+        """Mark the snapshot stale on every event, for as long as the process runs."""
+        subscription = bus.subscribe()
+        try:
+            async for _event in subscription:
+                self.changed()
+        finally:
+            subscription.close()
 
     def _baseline_counts(self, conn: Any, recent_start: datetime) -> dict[Key, int]:
         tick = clock.monotonic()
@@ -345,5 +367,6 @@ class Supervision:
             per_minute=per_minute,
             surges=surges(recent, baseline, self.rules.surge),
             surge_rule=self.rules.surge.describe(),
+            timezone=self.timezone,
             crisis=self.crisis() if self.crisis else dict(CRISIS_NONE),
         )

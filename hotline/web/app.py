@@ -24,11 +24,13 @@ from hotline.web.routes import (
     pages,
     supervision_api,
     ticket_pages,
+    wallboard_pages,
 )
 from hotline.web.templating import TEMPLATES
 
 TITLE = "Numéro vert — Aurevault Agglomération"
-STAFF_PAGES = ("/console", "/tickets", "/admin")  # a refusal there is a page; elsewhere (the APIs) it is JSON
+# A refusal on these is a page; elsewhere (the APIs) it is JSON.
+STAFF_PAGES = ("/console", "/tickets", "/admin", "/wallboard")
 PAGE_TITLES = {403: "Accès refusé", 404: "Introuvable"}
 
 
@@ -57,6 +59,7 @@ def create_web_app(parts: WebParts, lifespan: StatelessLifespan[FastAPI] | None 
         admin_pages.router,
         open311_api.router,
         supervision_api.router,
+        wallboard_pages.router,
         pages.router,
     ):
         app.include_router(router)

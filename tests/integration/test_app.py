@@ -98,6 +98,6 @@ def test_without_the_ivr_the_web_app_says_ari_is_disconnected(tmp_path: Path) ->
     url = f"sqlite:///{tmp_path / 'h.db'}"
     upgrade_database(url)
     hotline = build(Settings(database_url=url, data_dir=tmp_path), with_ivr=False)
-    assert hotline.ivr is None and len(hotline.background()) == 1  # the metrics follow the bus
+    assert hotline.ivr is None and len(hotline.background()) == 2  # the metrics and the wallboard follow the bus
     with TestClient(hotline.web) as client:
         assert client.get("/healthz").json()["ari"] == "disconnected"

@@ -57,6 +57,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/metrics"): PUBLIC,  # counts only, like Asterisk's own /metrics
     ("GET", "/api/wallboard"): SUPERVISION,
     ("GET", "/api/kpis"): SUPERVISION,
+    ("GET", "/wallboard"): SUPERVISION,
     ("GET", "/admin"): ADMIN,
     ("POST", "/admin/agents"): ADMIN,
     ("POST", "/admin/agents/{agent_login}/disable"): ADMIN,
@@ -72,7 +73,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/tickets/{number}/details"): SIGNED_IN,
 }
 # An unsigned visitor is sent to /login rather than told 401.
-PAGES = {path for _, path in ACCESS if path.startswith(("/admin", "/console", "/tickets"))} - {
+PAGES = {path for _, path in ACCESS if path.startswith(("/admin", "/console", "/tickets", "/wallboard"))} - {
     "/console/parts/me", "/console/parts/queue", "/console/parts/callbacks", "/console/parts/crisis"}  # fmt: skip
 
 

@@ -175,3 +175,11 @@ def test_water_calls_from_one_commune_raise_the_surge_banner(engine: Engine) -> 
     [surge] = board.surges
     assert (surge.topic, surge.commune, surge.recent_calls) == ("eau", "Villeroux", 9)
     assert "3 fois plus vite" in board.surge_rule
+
+
+def test_a_snapshot_is_reused_until_something_happens(engine: Engine) -> None:
+    supervision = Supervision(engine, SupervisionRules(), "Europe/Paris")
+    first = supervision.snapshot()
+    assert supervision.snapshot() is first  # a second wallboard, or a scrape, within the second: the same
+    supervision.changed()
+    assert supervision.snapshot() is not first

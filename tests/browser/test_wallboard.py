@@ -1,0 +1,93 @@
+"""The supervisors' wallboard in chromium: tiles, the agents' list, the surge banner and the crisis banner move
+within a second of the events, without a reload."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from hotline.domain.enums import AgentState, CallOutcome
+from hotline.domain.roles import Role
+from hotline.services.agent_accounts import AgentAccounts
+from hotline.services.crisis import CrisisService
+from hotline.services.queue import NewEntry, QueueService
+from ivr.runtime.store import CallStore
+from tests.browser.conftest import PASSWORD, WebApp, sign_in_console
+from tests.browser.test_console_live import LIVE_MS, agent_id, shoot
+
+
+@pytest.fixture(scope="module")
+def store(web_app: WebApp) -> CallStore:
+    return CallStore(web_app.hotline.engine, web_app.hotline.kb, web_app.hotline.bus)
+
+
+@pytest.fixture(scope="module")
+def page(web_app: WebApp, browser: Browser) -> Iterator[Page]:
+    AgentAccounts(web_app.hotline.engine).add("sophie", "Sophie Garnier", Role.SUPERVISOR, [], PASSWORD)
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="fr-FR")
+    opened = context.new_page()
+    sign_in_console(opened, web_app.base_url, "sophie")
+    opened.goto(f"{web_app.base_url}/wallboard")
+    expect(opened.locator("#live")).to_have_text("en direct")
+    yield opened
+    context.close()
+
+
+def test_a_caller_waiting_and_an_agent_signing_in_show_at_once(web_app: WebApp, page: Page, store: CallStore) -> None:
+    expect(page.locator("#tile-waiting .value")).to_have_text("0")
+    page.evaluate("window.__notReloaded = true")
+    call_id = store.start_call("wall-1", "+33612345678", "0800123456")
+    QueueService(web_app.hotline.engine, web_app.hotline.bus).enqueue(
+        NewEntry(call_id, "wall-1", "+33612345678", "eau", "eau.coupure", 0, "caller_asked", "plus d'eau")
+    )
+    expect(page.locator("#tile-waiting .value")).to_have_text("1", timeout=LIVE_MS)
+    expect(page.locator("#tile-waiting")).to_have_class("tile alert")  # a caller waits and nobody is available
+    expect(page.locator("#tile-oldest .value")).to_have_text(re.compile(r"^[2-9] s$"), timeout=4000)  # ticks locally
+    queue = QueueService(web_app.hotline.engine, web_app.hotline.bus)
+    queue.set_agent_state(agent_id(web_app, "alice"), AgentState.AVAILABLE)
+    expect(page.locator("#tile-available .value")).to_have_text("1", timeout=LIVE_MS)
+    row = page.locator(f'#agents tr[data-agent-id="{agent_id(web_app, "alice")}"]')
+    expect(row).to_contain_text("Alice Martin")
+    expect(row).to_contain_text("disponible")
+    queue.set_agent_state(agent_id(web_app, "alice"), AgentState.PAUSED, reason="réunion")
+    expect(row).to_contain_text("en pause", timeout=LIVE_MS)
+    expect(row).to_contain_text("réunion")
+    assert page.evaluate("window.__notReloaded") is True
+
+
+def test_a_burst_of_water_calls_from_one_commune_raises_the_surge_banner(page: Page, store: CallStore) -> None:
+    banner = page.locator("#surge-banner")
+    expect(banner).to_be_hidden()
+    for i in range(6):
+        call_id = store.start_call(f"wall-surge-{i}", f"+3361122334{i}", "0800123456")
+        store.finish_call(call_id, CallOutcome.SELF_SERVED, "eau.coupure", transcript="plus d'eau aux Granges-Basses")
+    expect(banner).to_be_visible(timeout=LIVE_MS)
+    expect(banner).to_contain_text("Sujet en hausse : Eau à Villeroux — 6 appels en 30 min")
+    expect(page.locator("#surge-rule")).to_contain_text("3 fois plus vite que d'habitude")
+    expect(page.locator("#tile-self .value")).to_have_text("100 %")
+    expect(page.locator("#chart rect[data-outcome=self_served]")).not_to_have_count(0)
+    shoot(page, "wallboard-surge.png")
+
+
+def test_crisis_mode_shows_on_the_wallboard(web_app: WebApp, page: Page) -> None:
+    crisis = CrisisService(web_app.hotline.engine, web_app.hotline.bus)
+    crisis.set(True, "Coupure d'eau aux Granges-Basses jusqu'à 18 h.", by="sophie")
+    banner = page.locator("#crisis-banner")
+    expect(banner).to_contain_text(
+        "Mode crise activé : « Coupure d'eau aux Granges-Basses jusqu'à 18 h. »", timeout=LIVE_MS
+    )
+    crisis.set(False, None, by="sophie")
+    expect(banner).to_be_hidden(timeout=LIVE_MS)
+
+
+def test_an_agent_cannot_open_the_wallboard(web_app: WebApp, browser: Browser) -> None:
+    context = browser.new_context()
+    agent_page = context.new_page()
+    sign_in_console(agent_page, web_app.base_url, "bruno")
+    response = agent_page.goto(f"{web_app.base_url}/wallboard")
+    assert response is not None and response.status == 403
+    expect(agent_page.locator("h1")).to_have_text("Accès refusé")
+    context.close()
