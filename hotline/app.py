@@ -112,6 +112,8 @@ class Hotline:
             hotline_number=self.settings.toll_free_number,
             callback_hours=self.settings.callback_hours,
             push_phones=self.push_phones if self.ivr is not None else None,
+            timezone=self.settings.timezone,
+            day_start=self.settings.day_start,
         )
         return create_web_app(parts, lifespan=self._lifespan)
 

@@ -21,6 +21,7 @@ from hotline.web.routes import (
     kb_api,
     message_api,
     open311_api,
+    opendata,
     pages,
     ticket_pages,
 )
@@ -55,6 +56,7 @@ def create_web_app(parts: WebParts, lifespan: StatelessLifespan[FastAPI] | None 
         ticket_pages.router,
         admin_pages.router,
         open311_api.router,
+        opendata.router,
         pages.router,
     ):
         app.include_router(router)

@@ -45,6 +45,8 @@ class WebParts:
     hotline_number: str = "0800123456"  # the numéro vert, said to whoever files a request
     callback_hours: str = DEFAULT_CALLBACK_HOURS  # until an admin sets them
     push_phones: Callable[[], str | None] | None = None  # the agents' phones to Asterisk; a French note if not
+    timezone: str = "Europe/Paris"  # the city's time zone, for the reporting day
+    day_start: str = "00:00"  # when the reporting day starts (HH:MM, local time)
 
     @cached_property
     def _own_sessions(self) -> WebSessions:

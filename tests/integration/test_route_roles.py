@@ -53,6 +53,11 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/open311/v2/requests.{fmt}"): PUBLIC,  # an API key, not a session
     ("GET", "/open311/v2/requests.{fmt}"): PUBLIC,
     ("GET", "/open311/v2/requests/{number}.{fmt}"): PUBLIC,
+    ("GET", "/opendata/"): PUBLIC,  # open data: no sign-in
+    ("GET", "/opendata/appels-{day}.csv"): PUBLIC,
+    ("GET", "/opendata/appels-{day}.json"): PUBLIC,
+    ("GET", "/opendata/dictionnaire"): PUBLIC,
+    ("GET", "/opendata/dictionnaire.json"): PUBLIC,
     ("GET", "/admin"): ADMIN,
     ("POST", "/admin/agents"): ADMIN,
     ("POST", "/admin/agents/{agent_login}/disable"): ADMIN,
