@@ -127,6 +127,8 @@ class Hotline:
             push_phones=self.push_phones if self.ivr is not None else None,
             supervision=self.supervision,
             metrics=self.metrics.render,
+            timezone=self.settings.timezone,
+            day_start=self.settings.day_start,
         )
         return create_web_app(parts, lifespan=self._lifespan)
 

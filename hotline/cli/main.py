@@ -12,6 +12,7 @@ from hotline.cli import (
     erlang_command,
     kb_commands,
     open311_commands,
+    opendata_commands,
     say_command,
     serve_command,
     transcribe_command,
@@ -24,6 +25,7 @@ app.add_typer(bench_commands.app, name="bench")
 app.add_typer(asterisk_commands.app, name="asterisk")
 app.add_typer(agent_commands.app, name="agent")
 app.add_typer(open311_commands.app, name="open311")
+app.add_typer(opendata_commands.app, name="opendata")
 app.command("serve")(serve_command.serve)
 app.command("transcribe")(transcribe_command.transcribe)
 app.command("say")(say_command.say)

@@ -21,6 +21,7 @@ from hotline.web.routes import (
     kb_api,
     message_api,
     open311_api,
+    opendata,
     pages,
     supervision_api,
     ticket_pages,
@@ -60,6 +61,7 @@ def create_web_app(parts: WebParts, lifespan: StatelessLifespan[FastAPI] | None 
         open311_api.router,
         supervision_api.router,
         wallboard_pages.router,
+        opendata.router,
         pages.router,
     ):
         app.include_router(router)

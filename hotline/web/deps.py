@@ -17,6 +17,7 @@ from sqlmodel import Session
 from hotline.bus import EventBus
 from hotline.domain.agent_states import DEFAULT_PAUSE_REASONS
 from hotline.domain.callbacks import DEFAULT_HOURS as DEFAULT_CALLBACK_HOURS
+from hotline.domain.report_days import parse_day_start
 from hotline.domain.roles import Role
 from hotline.services.messages import RecordingSource
 from hotline.services.site_settings import Defaults, SiteSettings
@@ -54,8 +55,11 @@ class WebParts:
         return (
             self.supervision
             if self.supervision is not None
-            else Supervision(self.engine, SupervisionRules(), "Europe/Paris")
+            else Supervision(self.engine, SupervisionRules(day_start=parse_day_start(self.day_start)), self.timezone)
         )
+
+    timezone: str = "Europe/Paris"  # the city's time zone, for the reporting day
+    day_start: str = "00:00"  # when the reporting day starts (HH:MM, local time)
 
     @cached_property
     def _own_sessions(self) -> WebSessions:

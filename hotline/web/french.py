@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from hotline.domain.callbacks import FRENCH_RESULTS, AttemptResult
@@ -48,6 +48,17 @@ def clock(when: datetime | None) -> str:
         return ""
     at = local(when)
     return f"{at.hour} h {at:%M}"
+
+
+WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+          "novembre", "décembre")  # fmt: skip
+
+
+def long_date(day: date) -> str:
+    """ "jeudi 3 décembre 2026" ("1er" for the first of the month)."""
+    number = "1er" if day.day == 1 else str(day.day)
+    return f"{WEEKDAYS[day.weekday()]} {number} {MONTHS[day.month - 1]} {day.year}"
 
 
 def duration(seconds: float) -> str:

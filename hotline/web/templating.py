@@ -19,6 +19,7 @@ TEMPLATES.env.filters.update(
     date_time=french.date_time,
     clock=french.clock,
     duration=french.duration,
+    long_date=french.long_date,
     topic=topics.topic,
     handoff=french.handoff,
     callback_result=french.callback_result,

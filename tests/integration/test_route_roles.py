@@ -58,6 +58,11 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/wallboard"): SUPERVISION,
     ("GET", "/api/kpis"): SUPERVISION,
     ("GET", "/wallboard"): SUPERVISION,
+    ("GET", "/opendata/"): PUBLIC,  # open data: no sign-in
+    ("GET", "/opendata/appels-{day}.csv"): PUBLIC,
+    ("GET", "/opendata/appels-{day}.json"): PUBLIC,
+    ("GET", "/opendata/dictionnaire"): PUBLIC,
+    ("GET", "/opendata/dictionnaire.json"): PUBLIC,
     ("GET", "/admin"): ADMIN,
     ("POST", "/admin/agents"): ADMIN,
     ("POST", "/admin/agents/{agent_login}/disable"): ADMIN,

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -70,3 +70,8 @@ def test_audit_details_in_french() -> None:
 
     assert details_text({"role": "agent", "skills": ["eau", "voirie"]}) == "rôle : agent ; compétences : eau, voirie"
     assert details_text({"message": None, "from": [], "to": ["pause"]}) == "message : — ; avant : — ; après : pause"
+
+
+def test_a_day_written_out_in_french() -> None:
+    assert french.long_date(date(2026, 12, 3)) == "jeudi 3 décembre 2026"
+    assert french.long_date(date(2026, 2, 1)) == "dimanche 1er février 2026"
