@@ -34,6 +34,9 @@ from hotline.settings import Settings
 from hotline.storage.db import make_engine
 from hotline.web.app import create_web_app
 from hotline.web.deps import WebParts
+from ivr.prompts.announcements import AnnouncementStudio
+from ivr.prompts.cache import tts_cache_for
+from ivr.prompts.tts import TtsError
 from ivr.runtime.recordings import AriRecordings
 from ivr.runtime.service import Ivr, build_ivr
 from kb.loader import KnowledgeBase, load_kb
@@ -109,6 +112,14 @@ class Hotline:
             return "Asterisk n'a pas répondu : les téléphones lui seront envoyés à sa prochaine connexion."
         return None
 
+    def announcements(self) -> AnnouncementStudio | None:
+        """The supervisors' previews and uploads, in the IVR's own voice and prompts folder."""
+        try:
+            return AnnouncementStudio(tts_cache_for(self.settings))
+        except (ValueError, TtsError) as exc:
+            log.warning("crisis pre-announcements cannot be previewed or uploaded here: %s", exc)
+            return None
+
     @cached_property
     def web(self) -> FastAPI:
         parts = WebParts(
@@ -127,6 +138,8 @@ class Hotline:
             push_phones=self.push_phones if self.ivr is not None else None,
             supervision=self.supervision,
             metrics=self.metrics.render,
+            crisis=self.crisis,
+            announcements=self.announcements(),
             timezone=self.settings.timezone,
             day_start=self.settings.day_start,
         )

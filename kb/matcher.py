@@ -24,6 +24,9 @@ from kb.scope import ScopeFeaturizer, ScopeModel
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 ALTERNATIVES = 3  # the IVR offers at most this many "did you mean" topics
+# Crisis mode's pinned entry wins within this much of the best fused score and of the threshold (scores 0-1; the
+# threshold is about 0.3): close calls go to the crisis, clear answers elsewhere stay theirs.
+PIN_MARGIN = 0.06
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class Matcher:
     ) -> None:
         self.kb = kb
         self.ids = kb.ids()
+        self._positions = {faq_id: i for i, faq_id in enumerate(self.ids)}
         self.out_of_scope = out_of_scope
         self.referrals = referrals or Referrals(())
         self.calibration = calibration or Calibration.load()
@@ -178,6 +182,23 @@ class Matcher:
         )
         return fused
 
+    def pin(
+        self, decision: Decision, fused: npt.NDArray[np.float32], pinned: str | None, referral: str | None = None
+    ) -> Decision:
+        """Crisis mode's pinned entry wins when it is close: within PIN_MARGIN of the best entry and of the
+        threshold. Where the scope model doubted the question, the pin needs a clear score (PIN_MARGIN over the
+        threshold) and no other body named: "où est la poste" is never the crisis."""
+        index = self._positions.get(pinned) if pinned else None
+        if index is None or (decision.accepted and decision.best_entry == index):
+            return decision
+        score = float(fused[index])
+        best = float(fused[: len(self.ids)].max())
+        threshold = self.calibration.threshold
+        close = score >= best - PIN_MARGIN and score >= threshold - PIN_MARGIN
+        if decision.out_of_scope and (referral is not None or score < threshold + PIN_MARGIN):
+            return decision
+        return Decision(index, score, True, decision.in_scope, False) if close else decision
+
     def decide(self, fused: npt.NDArray[np.float32], features: Features | None = None) -> Decision:
         """Accept the best entry if it clears the threshold, no out-of-scope group beats it, and (with the
         utterance's `features` and a scope model) it is a question for the city."""
@@ -194,12 +215,15 @@ class Matcher:
         out_of_scope = in_scope < scope.threshold
         return Decision(best, score, accepted and not out_of_scope, in_scope, out_of_scope)
 
-    def match(self, text: str) -> MatchResult:
+    def match(self, text: str, pinned: str | None = None) -> MatchResult:
+        """The entry answering `text`, if any. `pinned`: an entry crisis mode puts first (see `pin`)."""
         features = self.features(text)
         fused = self.fuse(features)
-        decision = self.decide(fused, features)
+        decision = self.pin(self.decide(fused, features), fused, pinned, features.referral)
         order = np.argsort(-fused[: len(self.ids)])[: ALTERNATIVES + 1]
-        rest = order[1:] if decision.accepted else order[:ALTERNATIVES]
+        rest = (
+            [i for i in order if i != decision.best_entry][:ALTERNATIVES] if decision.accepted else order[:ALTERNATIVES]
+        )
         return MatchResult(
             text=text,
             faq_id=self.ids[decision.best_entry] if decision.accepted else None,

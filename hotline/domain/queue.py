@@ -131,3 +131,18 @@ def announcement_due(
     if since >= announce_s:
         return True
     return position < last_position and since >= MIN_ANNOUNCE_GAP_S
+
+
+def callback_offer_due(
+    waited_s: float,
+    expected_s: float | None,
+    offer_after_s: float,
+    max_expected_s: float,
+    overflow_s: float | None = None,
+) -> bool:
+    """Whether a waiting caller is offered the callback now: they have waited `offer_after_s`, or the expected
+    wait passes `max_expected_s`; in crisis mode (`overflow_s` set), as soon as the wait, waited or expected,
+    passes the overflow (0: every caller, at once)."""
+    if waited_s >= offer_after_s or (expected_s is not None and expected_s > max_expected_s):
+        return True
+    return overflow_s is not None and (waited_s >= overflow_s or (expected_s is not None and expected_s > overflow_s))

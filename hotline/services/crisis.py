@@ -8,6 +8,7 @@ background every CRISIS_REFRESH_S) for changes made by another process.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
@@ -24,13 +25,58 @@ CRISIS_REFRESH_S = 2.0  # a supervisor's switch made in another process reaches 
 class Crisis:
     active: bool
     message: str | None  # the pre-announcement played after the greeting (None: none)
+    recording: str | None = None  # an uploaded pre-announcement (its name in the prompts folder), heard instead
+    pinned_faq_id: str | None = None  # the crisis FAQ entry that wins the matching when it is close
+    overflow_wait_s: float | None = None  # above this expected wait, callers are offered the callback at once
 
     @property
     def announcement(self) -> str | None:
         return self.message if self.active and self.message and self.message.strip() else None
 
+    @property
+    def announcement_recording(self) -> str | None:
+        return self.recording if self.active else None
+
+    @property
+    def pinned(self) -> str | None:
+        return self.pinned_faq_id if self.active else None
+
+    @property
+    def overflow_s(self) -> float | None:
+        return self.overflow_wait_s if self.active else None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "active": self.active,
+            "message": self.message,
+            "recording": self.recording,
+            "pinned_faq_id": self.pinned_faq_id,
+            "overflow_wait_s": self.overflow_wait_s,
+        }
+
+
+def _from_row(row: CrisisState) -> Crisis:
+    return Crisis(row.active, row.message, row.recording, row.pinned_faq_id, row.overflow_wait_s)
+
 
 NO_CRISIS = Crisis(False, None)
+OVERFLOW_MIN_S, OVERFLOW_MAX_S = 0.0, 3600.0
+
+
+class ImportedAnnouncement(Protocol):
+    @property
+    def name(self) -> str: ...  # recorded/<key>
+    @property
+    def seconds(self) -> float: ...
+
+
+class Announcements(Protocol):
+    """What the supervisor's page does with a pre-announcement; the IVR's prompts implement it (a ValueError
+    says in French why a text or a file was refused)."""
+
+    def preview(self, text: str) -> bytes: ...
+    def import_recording(self, data: bytes, filename: str) -> ImportedAnnouncement: ...
+    def recording(self, name: str) -> bytes | None: ...
 
 
 class CrisisService:
@@ -48,21 +94,31 @@ class CrisisService:
     def refresh(self) -> Crisis:
         with unit_of_work(self.engine, None, write=False) as uow:
             row = uow.session.get(CrisisState, repository.CRISIS_ROW_ID)
-            self._current = Crisis(row.active, row.message) if row else self.default
+            self._current = _from_row(row) if row else self.default
         return self._current
 
-    def set(self, active: bool, message: str | None, *, by: str) -> Crisis:
-        """Switch crisis mode on or off (with its pre-announcement); audited and announced on the bus."""
+    def set(
+        self,
+        active: bool,
+        message: str | None,
+        *,
+        by: str,
+        recording: str | None = None,
+        pinned_faq_id: str | None = None,
+        overflow_wait_s: float | None = None,
+    ) -> Crisis:
+        """Switch crisis mode on or off, with its pre-announcement (typed or recorded), its pinned entry and
+        its overflow wait; audited (who, when, what) and announced on the bus."""
+        new = Crisis(active, message, recording, pinned_faq_id, overflow_wait_s)
         with unit_of_work(self.engine, self.bus) as uow:
             row = uow.session.get(CrisisState, repository.CRISIS_ROW_ID) or CrisisState(id=repository.CRISIS_ROW_ID)
-            row.active = active
-            row.message = message
+            row.active, row.message, row.recording = active, message, recording
+            row.pinned_faq_id, row.overflow_wait_s = pinned_faq_id, overflow_wait_s
             row.changed_at = utc_now()
             row.changed_by = by
             uow.session.add(row)
-            repository.audit(
-                uow.session, by, "crisis_mode.on" if active else "crisis_mode.off", "", {"message": message}
-            )
+            details = {k: v for k, v in new.as_dict().items() if k != "active"}
+            repository.audit(uow.session, by, "crisis_mode.on" if active else "crisis_mode.off", "", details)
             uow.publish(events.CrisisChanged(active=active, message=message, by=by))
-        self._current = Crisis(active, message)
+        self._current = new
         return self._current

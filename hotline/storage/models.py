@@ -44,6 +44,7 @@ PHONE_LENGTH = 32  # E.164 is at most 16 characters; room for "anonymous" or a S
 CHANNEL_ID_LENGTH = 64  # Asterisk unique ids look like "1700000000.42" or "<systemname>-1700000000.42"
 FAQ_ID_LENGTH = 128  # KB ids are "<topic>.<slug>"
 COMMUNE_LENGTH = 64
+RECORDING_NAME_LENGTH = 128
 TOPIC_LENGTH = 64
 SERVICE_LENGTH = 64
 ORIGIN_LENGTH = 16
@@ -432,3 +433,6 @@ class CrisisState(SQLModel, table=True):
     message: str | None = Field(default=None, sa_type=Text)
     changed_at: datetime = Field(default_factory=utc_now)
     changed_by: str = Field(default="", max_length=LOGIN_LENGTH)
+    recording: str | None = Field(default=None, max_length=RECORDING_NAME_LENGTH)  # an uploaded pre-announcement
+    pinned_faq_id: str | None = Field(default=None, max_length=FAQ_ID_LENGTH)  # wins the matching when close
+    overflow_wait_s: float | None = None  # above this expected wait, callers are offered the callback at once

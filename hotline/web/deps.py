@@ -19,6 +19,7 @@ from hotline.domain.agent_states import DEFAULT_PAUSE_REASONS
 from hotline.domain.callbacks import DEFAULT_HOURS as DEFAULT_CALLBACK_HOURS
 from hotline.domain.report_days import parse_day_start
 from hotline.domain.roles import Role
+from hotline.services.crisis import Announcements, CrisisService
 from hotline.services.messages import RecordingSource
 from hotline.services.site_settings import Defaults, SiteSettings
 from hotline.services.supervision import Supervision, SupervisionRules
@@ -48,7 +49,13 @@ class WebParts:
     callback_hours: str = DEFAULT_CALLBACK_HOURS  # until an admin sets them
     push_phones: Callable[[], str | None] | None = None  # the agents' phones to Asterisk; a French note if not
     supervision: Supervision | None = None  # None: built on the engine with the default rules
+    crisis: CrisisService | None = None  # the IVR's own (a switch reaches new calls at once); None: built here
+    announcements: Announcements | None = None  # previews and uploads of the pre-announcement (the IVR's voice)
     metrics: Callable[[], bytes] | None = None  # the Prometheus text of /metrics
+
+    @cached_property
+    def crisis_mode(self) -> CrisisService:
+        return self.crisis if self.crisis is not None else CrisisService(self.engine, self.bus)
 
     @cached_property
     def supervisor(self) -> Supervision:

@@ -47,6 +47,7 @@ from ivr.flow.commands import (
     Say,
     SetAnswered,
     SetOutcome,
+    Sound,
     StartTimer,
     StopPlayback,
 )
@@ -204,6 +205,7 @@ class CallFlow:
         crisis_message: str | None = None,
         speech_enabled: bool = False,
         queue_enabled: bool = False,
+        crisis_recording: str | None = None,
     ) -> None:
         """`actions`: each knowledge-base entry's action, by entry id (the flow needs no more of the KB).
         `queue_enabled`: the adapter has an agents' queue (JoinQueue); without one, a person means a callback."""
@@ -213,6 +215,7 @@ class CallFlow:
         self._choices = {choice.digit: choice.target for choice in menu.choices}
         self._actions = dict(actions)
         self._crisis_message = crisis_message.strip() if crisis_message and crisis_message.strip() else None
+        self._crisis_recording = crisis_recording or None  # an uploaded pre-announcement, heard instead of the text
         self._speech_enabled = speech_enabled
         self._queue_enabled = queue_enabled
         self._queue_pending = False  # JoinQueue sent, its answer not in yet
@@ -285,7 +288,7 @@ class CallFlow:
     @property
     def crisis_mode(self) -> bool:
         """The call was taken while crisis mode was on (its pre-announcement is played)."""
-        return self._crisis_message is not None
+        return self._crisis_message is not None or self._crisis_recording is not None
 
     @property
     def outcome(self) -> CallOutcome | None:
@@ -825,10 +828,12 @@ class CallFlow:
     def _play_greeting(self) -> None:
         self._listen_for(CallState.GREETING)
         media: tuple[Media, ...] = (Prompt("greeting"),)
-        if self._crisis_message is not None:
+        if self._crisis_recording is not None:
+            media += (Sound(self._crisis_recording),)
+        elif self._crisis_message is not None:
             media += (Say(self._crisis_message),)
         # The crisis pre-announcement is heard in full; only 0 and * cut it.
-        self._play(media, interruptible=self._crisis_message is None)
+        self._play(media, interruptible=not self.crisis_mode)
 
     def _enter_menu(self) -> None:
         self._enter(CallState.MENU)

@@ -53,7 +53,14 @@ class FaqAnswer:
     faq_id: str
 
 
-Media = Prompt | Say | Digits | Number | FaqAnswer
+@dataclass(frozen=True, slots=True)
+class Sound:
+    """A recording staff uploaded (the crisis pre-announcement), by its name in the prompts folder: played as is."""
+
+    name: str
+
+
+Media = Prompt | Say | Digits | Number | FaqAnswer | Sound
 
 # ---- Commands.
 

@@ -123,6 +123,23 @@ class Part:
 
     text: str
     recordings: tuple[str, ...] | None = None
+    fixed: bool = False  # an uploaded recording: played as is, the parts around it keep their own voice
+
+
+_SOUND_NAME = re.compile(r"^[a-z0-9_-]+/[A-Za-z0-9_-]+$")
+
+
+def _runs(parts: Sequence[Part]) -> list[list[Part] | Part]:
+    """The parts cut at each fixed part: lists of ordinary parts, and the fixed parts alone."""
+    out: list[list[Part] | Part] = []
+    for part in parts:
+        if part.fixed:
+            out.append(part)
+        elif out and isinstance(out[-1], list):
+            out[-1].append(part)
+        else:
+            out.append([part])
+    return out
 
 
 def spoken_as_one(texts: Iterable[str]) -> str:
@@ -174,6 +191,12 @@ class PromptResolver:
         name = self.recorded.find(text)
         return Part(text, (self.recorded.uri(name),) if name is not None else None)
 
+    def sound_part(self, name: str) -> Part:
+        """A recording staff uploaded, by its name in the prompts folder (e.g. uploads/<key>)."""
+        if not _SOUND_NAME.match(name):
+            raise ValueError(f"an uploaded recording's name is <folder>/<key>, got {name!r}")
+        return Part("", (self.cache.uri_for_key(*name.split("/")),), fixed=True)
+
     def digits_part(self, digits: str) -> Part:
         """Digits read one by one: Asterisk's French digit recordings, or the digits as words."""
         if not _DIGITS.match(digits):
@@ -209,6 +232,9 @@ class PromptResolver:
 
     def ready(self, parts: Sequence[Part]) -> list[str] | None:
         """The parts' URIs when nothing needs synthesising now (recordings, or TTS already cached), else None."""
+        if any(part.fixed for part in parts):
+            runs = [self.ready(run) if isinstance(run, list) else list(run.recordings or ()) for run in _runs(parts)]
+            return None if any(r is None for r in runs) else [uri for r in runs for uri in r or ()]
         text = self.tts_text(parts)
         if text is None:
             return [uri for part in parts for uri in part.recordings or ()]
@@ -216,7 +242,14 @@ class PromptResolver:
 
     def one_voice(self, parts: Sequence[Part]) -> list[str]:
         """The parts played together: their recordings if every part has one, else one synthesised sentence
-        of their whole text (blocking when it must be synthesised). Raises TtsError."""
+        of their whole text (blocking when it must be synthesised). An uploaded recording splits them: the
+        parts before it and after it are each one voice. Raises TtsError."""
+        if any(part.fixed for part in parts):
+            return [
+                uri
+                for run in _runs(parts)
+                for uri in (self.one_voice(run) if isinstance(run, list) else run.recordings or ())
+            ]
         text = self.tts_text(parts)
         if text is None:
             return [uri for part in parts for uri in part.recordings or ()]

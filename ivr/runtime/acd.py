@@ -37,6 +37,7 @@ from hotline.domain.queue import (
     PRIORITY_VULNERABLE,
     announcement_due,
     assignments,
+    callback_offer_due,
     expected_wait_s,
     position_of,
     spoken_minutes,
@@ -117,6 +118,8 @@ class QueueSettings:
     # The hours as an admin last set them (/admin), read when callbacks are due; None: `callback_hours`.
     hours_source: Callable[[], OpeningHours] | None = None
     timezone: str = "Europe/Paris"
+    # Crisis mode's overflow: above this wait (waited, or expected), the callback is offered at once; None: off.
+    overflow_source: Callable[[], float | None] | None = None
 
 
 @dataclass
@@ -464,8 +467,12 @@ class Acd:
                 continue
             position = position_of(caller.entry_id, line) or 1
             wait = expected_wait_s(position, snapshot.recent_handle_s, snapshot.staffed)
-            long_wait = (now - waiting.joined_at).total_seconds() >= self.settings.callback_offer_s or (
-                wait is not None and wait > self.settings.max_wait_s
+            long_wait = callback_offer_due(
+                (now - waiting.joined_at).total_seconds(),
+                wait,
+                self.settings.callback_offer_s,
+                self.settings.max_wait_s,
+                self.settings.overflow_source() if self.settings.overflow_source else None,
             )
             if long_wait and not waiting.callback_offered:
                 waiting.callback_offered = True

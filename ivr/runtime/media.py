@@ -38,4 +38,6 @@ class PromptMedia:
                 return self.resolver.number_part(n)
             case cmd.FaqAnswer(faq_id=faq_id):
                 return self.resolver.faq_answer_part(faq_id)
+            case cmd.Sound(name=name):
+                return self.resolver.sound_part(name)
         raise TypeError(f"unknown media item {item!r}")

@@ -53,6 +53,7 @@ class SpeechParts:
     matcher_factory: Callable[[], Matcher]
     recognizer: Recognizer | None = None
     matcher: Matcher | None = None
+    pinned: Callable[[], str | None] | None = None  # crisis mode's pinned entry, read at each turn
 
     def load(self) -> None:
         self.recognizer = make_recognizer(self.settings)
@@ -65,7 +66,8 @@ class SpeechParts:
         if self.recognizer is None:
             raise RuntimeError("speech is still loading")
         thresholds = replace(DEFAULT_THRESHOLDS, end_silence_ms=self.settings.speech_end_silence_ms)
-        return CallListener(self.recognizer, self.matcher, deliver, on_turn, thresholds, name=f"ear-{name}")
+        return CallListener(self.recognizer, self.matcher, deliver, on_turn, thresholds, name=f"ear-{name}",
+                            pinned=self.pinned)  # fmt: skip
 
 
 @dataclass
@@ -147,8 +149,9 @@ def build_ivr(
     def new_flow() -> CallFlow:
         # Speech only when the recogniser is there: a keys-only call must not invite the caller to speak.
         speaking = app.speech_factory is not None
-        announcement = crisis.current().announcement  # in memory: kept fresh by Ivr._follow_crisis
-        return CallFlow(menu, actions, crisis_message=announcement, speech_enabled=speaking, queue_enabled=True)
+        now = crisis.current()  # in memory: kept fresh by Ivr._follow_crisis
+        return CallFlow(menu, actions, crisis_message=now.announcement, speech_enabled=speaking, queue_enabled=True,
+                        crisis_recording=now.announcement_recording)  # fmt: skip
 
     speech: SpeechParts | None = None
     speech_factory = None
@@ -157,6 +160,7 @@ def build_ivr(
             settings,
             matcher_factory
             or (lambda: build_matcher(kb, settings.match_threshold, referrals_path=settings.referrals_path)),
+            pinned=lambda: crisis.current().pinned,
         )
         parts = speech
 
@@ -178,6 +182,7 @@ def build_ivr(
         callback_hours=OpeningHours.parse(settings.callback_hours),
         hours_source=site.callback_hours,
         timezone=settings.timezone,
+        overflow_source=lambda: crisis.current().overflow_s,
     )
     callbacks = CallbackService(engine, bus, settings.callback_attempts, settings.callback_retry_s)
     dialling = (

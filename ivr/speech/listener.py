@@ -58,9 +58,11 @@ class CallListener:
         on_turn: Callable[[TurnTimings], None] | None = None,
         thresholds: TurnThresholds = DEFAULT_THRESHOLDS,
         name: str = "listener",
+        pinned: Callable[[], str | None] | None = None,
     ) -> None:
         self.recognizer = recognizer
         self.matcher = matcher
+        self.pinned = pinned  # crisis mode's pinned entry, read at each turn
         self.deliver = deliver
         self.on_turn = on_turn
         self.endpointer = Endpointer(thresholds)
@@ -175,7 +177,7 @@ class CallListener:
         recognized = time.perf_counter()
         text = "" if result.text.strip() == "[unk]" else result.text.strip()
         matcher = self.matcher if self.expect is Expect.FREE else None
-        event = understand(text, matcher)
+        event = understand(text, matcher, self.pinned() if self.pinned is not None else None)
         matched = time.perf_counter()
         audio_ms = self._turn_bytes * 1000 // (2 * TELEPHONE_RATE_HZ)
         self._turn_bytes = 0

@@ -55,13 +55,14 @@ def wants_human(text: str) -> bool:
     return _says(plain_words(text), _HUMAN)
 
 
-def understand(text: str, matcher: Matcher | None) -> SpeechRecognized:
-    """The flow's event for one turn. Without a matcher (yes/no turns) only the closed answers are read."""
+def understand(text: str, matcher: Matcher | None, pinned: str | None = None) -> SpeechRecognized:
+    """The flow's event for one turn. Without a matcher (yes/no turns) only the closed answers are read.
+    `pinned`: crisis mode's pinned entry, which wins when it is close."""
     plain = plain_words(text)
     yes_no, human = _yes_or_no(plain), _says(plain, _HUMAN)
     if matcher is None or not text.strip():
         return SpeechRecognized(text, None, 0.0, (), yes_no=yes_no, wants_human=human)
-    result = matcher.match(text)
+    result = matcher.match(text, pinned)
     alternatives = tuple(c.faq_id for c in result.alternatives)
     suggestion: str | None = None
     title = ""

@@ -92,3 +92,19 @@ def test_the_scope_model_is_fitted_on_the_calibration_half_and_the_groups_only(
     shipped = matcher.calibration.scope
     assert shipped is not None and model.threshold == shipped.threshold
     assert model.coef == pytest.approx(shipped.coef, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("said", "pinned", "answered"),
+    [
+        # close between the two cuts: the water cut the supervisor pinned wins
+        ("je voudrais des informations sur la coupure", "eau.coupure", "eau.coupure"),
+        ("je voudrais des informations sur la coupure", None, None),  # without the pin: too close to tell
+        ("les horaires de la mairie", "eau.coupure", "mairie.horaires"),  # a clear answer elsewhere stays
+        ("où est la poste la plus proche", "etat-civil.deces", None),  # another body named: never the pin
+    ],
+)
+def test_crisis_modes_pinned_entry_wins_only_when_close(
+    matcher: Matcher, said: str, pinned: str | None, answered: str | None
+) -> None:
+    assert matcher.match(said, pinned).faq_id == answered

@@ -58,6 +58,11 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/wallboard"): SUPERVISION,
     ("GET", "/api/kpis"): SUPERVISION,
     ("GET", "/wallboard"): SUPERVISION,
+    ("GET", "/api/crisis"): SUPERVISION,
+    ("PUT", "/api/crisis"): SUPERVISION,
+    ("POST", "/api/crisis/preview"): SUPERVISION,
+    ("POST", "/api/crisis/recording"): SUPERVISION,
+    ("GET", "/api/crisis/recording/{folder}/{key}.wav"): SUPERVISION,
     ("GET", "/opendata/"): PUBLIC,  # open data: no sign-in
     ("GET", "/opendata/appels-{day}.csv"): PUBLIC,
     ("GET", "/opendata/appels-{day}.json"): PUBLIC,

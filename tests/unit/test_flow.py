@@ -36,6 +36,7 @@ from ivr.flow.commands import (
     Say,
     SetAnswered,
     SetOutcome,
+    Sound,
     StartTimer,
     StopPlayback,
 )
@@ -663,6 +664,13 @@ def test_star_replays_the_crisis_message() -> None:
         StopPlayback("greeting-1"),
         Play("greeting-2", (Prompt("greeting"), Say(CRISIS)), interruptible=False),
     ]
+
+
+def test_an_uploaded_crisis_recording_is_heard_instead_of_the_text_and_in_full() -> None:
+    flow = CallFlow(MENU, ACTIONS, crisis_message=CRISIS, crisis_recording="recorded/abc123")
+    assert flow.crisis_mode
+    [greeting] = flow.handle(CallStarted(CALLER, CALLED))
+    assert greeting == Play("greeting-1", (Prompt("greeting"), Sound("recorded/abc123")), interruptible=False)
 
 
 @pytest.mark.parametrize("blank", ["", "   "])

@@ -134,3 +134,18 @@ def test_the_flow_combinations_to_warm_are_catalog_keys_and_cover_every_failure(
     keys = {key for together in PLAYED_TOGETHER for key in together}
     assert keys <= set(CATALOG)
     assert {failure.value for failure in Failure} <= keys
+
+
+def test_an_uploaded_recording_plays_as_is_and_the_parts_around_it_keep_one_voice_each(
+    resolver: PromptResolver, engine: FakeEngine
+) -> None:
+    uris = resolve_all(resolver, cmd.Prompt("goodbye"), cmd.Sound("recorded/abc123"), cmd.Prompt("menu"))
+    assert uris[0] == "sound:vm-goodbye"  # recorded: its recording, not TTS of "Au revoir."
+    assert uris[1] == f"sound:{IN_ASTERISK}/recorded/abc123"
+    assert len(uris) == 3 and uris[2].startswith(f"sound:{IN_ASTERISK}/tts/")
+    assert engine.calls == [PROMPT_TEXTS["menu"]]  # the upload is never synthesised nor merged into a sentence
+
+
+def test_an_uploaded_recordings_name_is_checked(resolver: PromptResolver) -> None:
+    with pytest.raises(ValueError, match="folder"):
+        resolver.sound_part("../../etc/passwd")

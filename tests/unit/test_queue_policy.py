@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from hotline.domain.enums import AgentState
 from hotline.domain.queue import (
     MIN_ANNOUNCE_GAP_S,
@@ -14,6 +16,7 @@ from hotline.domain.queue import (
     announcement_due,
     assignments,
     best_agent,
+    callback_offer_due,
     expected_wait_s,
     position_of,
     queue_order,
@@ -92,3 +95,21 @@ def test_announcements_on_joining_periodically_and_when_the_position_improves() 
     assert announcement_due(2, 3, at(0), at(MIN_ANNOUNCE_GAP_S), announce_s=60)
     assert not announcement_due(2, 3, at(0), at(MIN_ANNOUNCE_GAP_S - 1), announce_s=60), "not twice in a few s"
     assert not announcement_due(4, 3, at(0), at(30), announce_s=60), "a worse position is not news"
+
+
+@pytest.mark.parametrize(
+    ("waited", "expected", "overflow", "due"),
+    [
+        (10, 30, None, False),  # a short wait, a short one to come
+        (90, 30, None, True),  # waited the offer delay (90 s)
+        (10, 700, None, True),  # the expected wait passes the maximum (600 s)
+        (10, None, None, False),  # nobody staffed yet: no expected wait, not long either
+        (10, 130, 120, True),  # crisis overflow at 120 s: an expected 130 s is offered the callback at once
+        (10, 100, 120, False),
+        (0, None, 0, True),  # overflow 0: every caller is offered it at once
+    ],
+)
+def test_the_callback_is_offered_after_a_wait_or_at_once_in_crisis_overflow(
+    waited: float, expected: float | None, overflow: float | None, due: bool
+) -> None:
+    assert callback_offer_due(waited, expected, 90, 600, overflow) is due

@@ -36,4 +36,5 @@ def kb_entry(entry_id: str, parts: PartsDep) -> dict[str, Any]:
 
 @router.post("/match")
 def kb_match(body: MatchRequest, parts: PartsDep) -> dict[str, object]:
-    return parts.matcher().match(body.text).as_json()
+    # crisis mode's pinned entry wins here as on a call (the state as last read: no database round trip)
+    return parts.matcher().match(body.text, parts.crisis_mode.current().pinned).as_json()
