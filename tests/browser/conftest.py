@@ -79,7 +79,8 @@ def new_hotline(workdir: Path) -> Hotline:
     AgentAccounts(engine).add("alice", "Alice Martin", Role.AGENT, ["eau"], PASSWORD)
     AgentAccounts(engine).add("bruno", "Bruno Lefèvre", Role.AGENT, ["eau"], PASSWORD)
     engine.dispose()
-    return build(Settings(_env_file=None, data_dir=workdir, database_url=url), with_ivr=False)
+    settings = Settings(_env_file=None, data_dir=workdir, database_url=url, prompts_dir=workdir / "sounds")
+    return build(settings, with_ivr=False)
 
 
 @pytest.fixture(scope="module")

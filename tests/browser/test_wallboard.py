@@ -4,7 +4,9 @@ within a second of the events, without a reload."""
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -81,6 +83,45 @@ def test_crisis_mode_shows_on_the_wallboard(web_app: WebApp, page: Page) -> None
     )
     crisis.set(False, None, by="sophie")
     expect(banner).to_be_hidden(timeout=LIVE_MS)
+
+
+def test_the_supervisor_hears_the_announcement_then_switches_crisis_mode_on(
+    web_app: WebApp, page: Page, tmp_path: Path
+) -> None:
+    message = "Coupure d'eau à Villeroux jusqu'à 18 heures : de l'eau en bouteille est distribuée à la mairie."
+    controls = page.locator("#crisis-controls")
+    controls.get_by_label("Annonce de crise").fill(message)
+    controls.get_by_role("button", name="Écouter l'annonce").click()
+    expect(page.locator("#crisis-status")).to_have_text("Voici l'annonce telle que les appelants l'entendront.")
+    seconds = page.evaluate(
+        """() => new Promise((ok) => { const a = document.getElementById('crisis-preview');
+             if (a.readyState >= 1) ok(a.duration);
+             else a.addEventListener('loadedmetadata', () => ok(a.duration)); })"""
+    )
+    assert 3 < seconds < 15  # the sentence in the hotline's voice, decoded by the browser
+    controls.get_by_label("Fiche prioritaire").select_option("eau.coupure")
+    controls.get_by_label("Proposer le rappel").fill("120")
+    controls.get_by_label("Mode crise activé").check()
+    controls.get_by_role("button", name="Appliquer").click()
+    expect(page.locator("#crisis-status")).to_have_text("Mode crise activé : le prochain appel entendra l'annonce.")
+    now = web_app.hotline.crisis.current()
+    assert (now.announcement, now.pinned, now.overflow_s) == (message, "eau.coupure", 120)
+    expect(page.locator("#crisis-banner")).to_contain_text("Mode crise activé", timeout=LIVE_MS)
+    shoot(page, "wallboard-crisis-controls.png")
+    # A recording instead of the text: uploaded, converted, put in service.
+    tone = tmp_path / "annonce.wav"
+    subprocess.run(["sox", "-n", "-r", "44100", str(tone), "synth", "2", "sine", "440"], check=True)
+    controls.locator("#crisis-file").set_input_files(str(tone))
+    controls.get_by_role("button", name="Envoyer l'enregistrement").click()
+    expect(page.locator("#crisis-recording")).to_contain_text("Enregistrement de 2 s prêt")
+    controls.get_by_role("button", name="Appliquer").click()
+    expect(page.locator("#crisis-status")).to_have_text("Mode crise activé : le prochain appel entendra l'annonce.")
+    recording = web_app.hotline.crisis.current().announcement_recording
+    assert recording is not None and recording.startswith("recorded/")
+    controls.get_by_label("Mode crise activé").uncheck()
+    controls.get_by_role("button", name="Appliquer").click()
+    expect(page.locator("#crisis-status")).to_have_text("Mode crise désactivé.")
+    expect(page.locator("#crisis-banner")).to_be_hidden(timeout=LIVE_MS)
 
 
 def test_an_agent_cannot_open_the_wallboard(web_app: WebApp, browser: Browser) -> None:
