@@ -19,10 +19,13 @@ from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from hotline.domain.enums import CallOutcome, TicketStatus
+from hotline.domain.roles import Role
+from hotline.services.agent_accounts import AgentAccounts
 from hotline.services.tickets import TicketService
 from hotline.storage.db import make_engine, session_scope
 from hotline.storage.models import Call, CallEvent, Ticket
@@ -305,3 +308,79 @@ def test_received_audio_is_the_hotline_speaking(
     assert heard.audible_seconds > 2.0, result.describe()
     assert heard.peak_dbfs > -20, result.describe()
     wait_call_closed(hotline, "0611000006")
+
+
+def _supervisor(hotline: HotlineProcess, login: str) -> httpx.Client:
+    """A supervisor signed in to the running hotline's API (made in its database, as an admin would)."""
+    engine = make_engine(hotline.database_url)
+    try:
+        AgentAccounts(engine).add(login, "Sophie Garnier", Role.SUPERVISOR, [], "un-mot-de-passe")
+    finally:
+        engine.dispose()
+    client = httpx.Client(base_url=hotline.base_url, timeout=10)
+    signed = client.post("/api/session", json={"login": login, "password": "un-mot-de-passe"})
+    assert signed.status_code == 200, signed.text
+    client.headers["X-CSRF-Token"] = signed.json()["csrf_token"]
+    return client
+
+
+def test_crisis_mode_switched_on_is_heard_on_the_next_call(asterisk: AsteriskSandbox, hotline: HotlineProcess) -> None:
+    """A supervisor switches crisis mode on (PUT /api/crisis); the very next caller hears the pre-announcement
+    after the greeting, in the hotline's voice; switched off, the next caller hears the menu."""
+    message = "Coupure d'eau aux Granges-Basses jusqu'à dix-huit heures."
+    with _supervisor(hotline, "sophie-e2e") as api:
+        switched = api.put("/api/crisis", json={"active": True, "message": message})
+        assert switched.status_code == 200, switched.text
+        try:
+            result = call(asterisk, [Silence(11_000)], "0611000021", hold_ms=11_000)
+        finally:
+            assert api.put("/api/crisis", json={"active": False}).status_code == 200
+    [row] = wait_call_closed(hotline, "0611000021")
+    assert row.crisis_mode
+    at, score = find_in(result.samples, play_audio(asterisk, cmd.Prompt("greeting"), cmd.Say(message)))
+    print(f"[e2e figures] crisis: the greeting and pre-announcement heard at {at:.1f} s (match {score:.3f})")
+    assert score >= 0.9, f"the caller hears the pre-announcement: match {score:.3f}"
+    assert_nothing_left(asterisk)
+
+
+def _scrape(hotline: HotlineProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = httpx.get(f"{hotline.base_url}/metrics", timeout=10).text
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(text) for s in f.samples}  # fmt: skip
+
+
+def test_real_calls_are_counted_in_metrics_the_wallboard_and_the_kpis(
+    asterisk: AsteriskSandbox, hotline: HotlineProcess
+) -> None:
+    """Three callers at once (one served by the knowledge base, one asking for a person and choosing the
+    callback, one hanging up in the menu): /metrics, GET /api/wallboard and GET /api/kpis each count them."""
+    scripts = {
+        "0611000031": [Silence(CHOOSE_MS), Dtmf("1"), Silence(AFTER_ANSWER_MS), Dtmf("1")],  # self-served
+        "0611000032": [Silence(CHOOSE_MS), Dtmf("0"), Silence(3000), Dtmf("1")],  # the callback
+        "0611000033": [Silence(6500)],  # hangs up in the menu: abandoned
+    }
+    with _supervisor(hotline, "sophie-metrics") as api:
+        before_metrics, before_board = _scrape(hotline), api.get("/api/wallboard").json()
+        with ThreadPoolExecutor(len(scripts)) as pool:
+            list(pool.map(lambda c: place_call(scripts[c], from_user=c, target=asterisk.target), scripts))
+        for caller in scripts:
+            wait_call_closed(hotline, caller)
+        after_metrics, after_board, kpis = _scrape(hotline), api.get("/api/wallboard").json(), api.get("/api/kpis")
+    assert kpis.status_code == 200, kpis.text
+
+    def offered(m: dict[tuple[str, tuple[tuple[str, str], ...]], float], outcome: str) -> float:
+        return m.get(("hotline_calls_offered_total", (("outcome", outcome),)), 0.0)
+
+    for outcome in ("self_served", "callback_requested", "abandoned"):
+        assert offered(after_metrics, outcome) - offered(before_metrics, outcome) == 1, outcome
+    self_served = ("hotline_ivr_self_served_total", (("topic", "mairie"),))
+    assert after_metrics.get(self_served, 0) - before_metrics.get(self_served, 0) == 1
+    assert after_metrics[("hotline_ari_connected", ())] == 1
+    assert after_metrics[("hotline_ivr_calls", ())] == 0 and after_metrics[("hotline_queue_calls", ())] == 0
+    today_before, today_after = before_board["today"], after_board["today"]
+    for outcome in ("self_served", "callback_requested", "abandoned"):
+        assert today_after["by_outcome"].get(outcome, 0) - today_before["by_outcome"].get(outcome, 0) == 1, outcome
+    assert today_after["calls"] - today_before["calls"] == 3
+    assert kpis.json()["by_outcome"] == today_after["by_outcome"]  # the same day, the same counts
+    assert after_board["live"]["calls_in_ivr"] == 0
+    assert_nothing_left(asterisk)
