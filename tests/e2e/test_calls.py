@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 from xml.etree import ElementTree as ET
@@ -310,18 +311,19 @@ def test_received_audio_is_the_hotline_speaking(
     wait_call_closed(hotline, "0611000006")
 
 
-def _supervisor(hotline: HotlineProcess, login: str) -> httpx.Client:
+@contextmanager
+def _supervisor(hotline: HotlineProcess, login: str) -> Iterator[httpx.Client]:
     """A supervisor signed in to the running hotline's API (made in its database, as an admin would)."""
     engine = make_engine(hotline.database_url)
     try:
         AgentAccounts(engine).add(login, "Sophie Garnier", Role.SUPERVISOR, [], "un-mot-de-passe")
     finally:
         engine.dispose()
-    client = httpx.Client(base_url=hotline.base_url, timeout=10)
-    signed = client.post("/api/session", json={"login": login, "password": "un-mot-de-passe"})
-    assert signed.status_code == 200, signed.text
-    client.headers["X-CSRF-Token"] = signed.json()["csrf_token"]
-    return client
+    with httpx.Client(base_url=hotline.base_url, timeout=10) as client:
+        signed = client.post("/api/session", json={"login": login, "password": "un-mot-de-passe"})
+        assert signed.status_code == 200, signed.text
+        client.headers["X-CSRF-Token"] = signed.json()["csrf_token"]
+        yield client
 
 
 def test_crisis_mode_switched_on_is_heard_on_the_next_call(asterisk: AsteriskSandbox, hotline: HotlineProcess) -> None:
