@@ -95,6 +95,22 @@ def bench_console(
     typer.echo(benchmark.format_table(benchmark.measure(consoles, callers)))
 
 
+@app.command("supervision")
+def bench_supervision(
+    calls: Annotated[int, typer.Option("--calls", min=1, help="Calls a day (today and the 6 days before).")] = 20_000,
+    databases: Annotated[str, typer.Option("--databases", help="sqlite, postgresql, or both.")] = "sqlite,postgresql",
+) -> None:
+    """The supervisor's figures at scale: today's KPIs, the wallboard snapshot and a /metrics scrape over a
+    seeded week (PostgreSQL: a scratch database on HOTLINE_TEST_POSTGRES_URL, dropped after)."""
+    _checkout_on_path()
+    try:
+        from bench import bench_supervision as benchmark
+        from bench.tables import format_table
+    except ModuleNotFoundError as exc:
+        _no_bench(exc)
+    typer.echo(format_table(benchmark.measure(calls, tuple(d.strip() for d in databases.split(",")))))
+
+
 class AsrEngine(StrEnum):
     vosk = "vosk"
     whisper = "whisper"

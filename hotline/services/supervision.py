@@ -328,6 +328,11 @@ class Supervision:
                 self._cached = (tick, generation, board)
             return board
 
+    def forget(self) -> None:
+        """Drop the cached snapshot and surge baseline (both are read afresh next time)."""
+        with self._lock:
+            self._cached = self._baseline = None
+
     def changed(self) -> None:
         """Something happened (a call, a queue move, an agent's state): the next snapshot is read afresh."""
         self._generation += 1
