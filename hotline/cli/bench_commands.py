@@ -111,6 +111,20 @@ def bench_supervision(
     typer.echo(format_table(benchmark.measure(calls, tuple(d.strip() for d in databases.split(",")))))
 
 
+@app.command("wallboard")
+def bench_wallboard(
+    callers: Annotated[int, typer.Option("--callers", min=1, help="Callers joining the queue.")] = 100,
+) -> None:
+    """The wallboard in chromium under load (root: the Asterisk sandbox): from each event to the board drawn
+    with it, and the app's CPU."""
+    _checkout_on_path()
+    try:
+        from bench import bench_wallboard as benchmark
+    except ModuleNotFoundError as exc:
+        _no_bench(exc)
+    typer.echo(benchmark.format_table(benchmark.measure(callers)))
+
+
 class AsrEngine(StrEnum):
     vosk = "vosk"
     whisper = "whisper"
