@@ -21,7 +21,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, create_engine, insert
 from sqlalchemy.engine import make_url
@@ -30,6 +32,7 @@ from bench.tables import Column, Table, format_table
 from hotline.domain.enums import AgentState, CallOutcome, QueueEntryState
 from hotline.domain.report_days import today_window
 from hotline.services.metrics import HotlineMetrics
+from hotline.services.opendata import daily_counts
 from hotline.services.supervision import Supervision, SupervisionRules
 from hotline.storage.db import make_engine, normalize_database_url, upgrade_database
 from hotline.storage.models import Agent, AgentStateChange, Call, QueueEntry
@@ -132,7 +135,9 @@ def database(kind: str) -> Iterator[str]:
         admin.dispose()
 
 
-def measure_one(kind: str, calls_per_day: int, now: datetime) -> tuple[str, int, float, float, float, float, float]:
+def measure_one(
+    kind: str, calls_per_day: int, now: datetime
+) -> tuple[str, int, float, float, float, float, float, float]:
     with database(kind) as url:
         upgrade_database(url)
         engine = make_engine(url)
@@ -152,7 +157,9 @@ def measure_one(kind: str, calls_per_day: int, now: datetime) -> tuple[str, int,
             cold_ms = timed(cold, 3)
             metrics = HotlineMetrics(lambda: supervision.snapshot(now), lambda: True)
             metrics_ms = timed(metrics.render)
-            return kind, rows, seed_s, kpis_ms, snapshot_ms, cold_ms, metrics_ms
+            yesterday = (window.start - timedelta(hours=1)).astimezone(ZoneInfo("Europe/Paris")).date()
+            opendata_ms = timed(lambda: daily_counts(engine, yesterday, "Europe/Paris", time_of_day(0, 0)))
+            return kind, rows, seed_s, kpis_ms, snapshot_ms, cold_ms, metrics_ms, opendata_ms
         finally:
             engine.dispose()
 
@@ -170,6 +177,7 @@ def measure(calls_per_day: int = CALLS_PER_DAY, kinds: tuple[str, ...] = ("sqlit
             Column("snapshot", "snapshot_ms", ".0f"),
             Column("snapshot, cold", "snapshot_cold_ms", ".0f"),
             Column("/metrics", "metrics_ms", ".0f"),
+            Column("open data day", "opendata_ms", ".0f"),
         ),
     )
     now = datetime.now(UTC)
@@ -177,6 +185,7 @@ def measure(calls_per_day: int = CALLS_PER_DAY, kinds: tuple[str, ...] = ("sqlit
         table.add(*measure_one(kind, calls_per_day, now))
     table.notes.append("snapshot: live state, today's KPIs, staffing, the 3-hour chart, surges (baseline cached)")
     table.notes.append("/metrics: a whole scrape, its gauges read from a fresh snapshot")
+    table.notes.append("open data day: yesterday's published counts (20,000 calls), suppression applied")
     return table
 
 

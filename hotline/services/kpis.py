@@ -165,30 +165,29 @@ def _aware(value: datetime) -> datetime:
 def _calls(conn: Any, window: Window, rules: KpiRules) -> dict[str, Any]:
     c = Call
     started = (col(c.started_at) >= window.start) & (col(c.started_at) < window.end)
-    ended = started & (col(c.outcome) != CallOutcome.IN_PROGRESS.value)
-    by_outcome = {
-        str(o): int(n)
-        for o, n in conn.execute(select(col(c.outcome), func.count()).where(ended).group_by(col(c.outcome)))
-    }
-    by_topic = {
-        (t or ""): int(n)
-        for t, n in conn.execute(select(col(c.topic), func.count()).where(ended).group_by(col(c.topic)))
-    }
-    by_commune = {
-        str(m): int(n)
-        for m, n in conn.execute(
-            select(col(c.commune), func.count()).where(ended, col(c.commune).is_not(None)).group_by(col(c.commune))
-        )
-    }
+    # One pass groups by outcome, topic and commune together (a few hundred groups); the sums come from it.
+    by_outcome: dict[str, int] = {}
+    by_topic: dict[str, int] = {}
+    by_commune: dict[str, int] = {}
+    in_progress = 0
+    for outcome, topic, commune, n in conn.execute(
+        select(col(c.outcome), col(c.topic), col(c.commune), func.count())
+        .where(started)
+        .group_by(col(c.outcome), col(c.topic), col(c.commune))
+    ):
+        if str(outcome) == CallOutcome.IN_PROGRESS.value:
+            in_progress += int(n)
+            continue
+        by_outcome[str(outcome)] = by_outcome.get(str(outcome), 0) + int(n)
+        by_topic[topic or ""] = by_topic.get(topic or "", 0) + int(n)
+        if commune is not None:
+            by_commune[commune] = by_commune.get(commune, 0) + int(n)
     # + 1 ms: SQLite's julianday is off by some µs, which would put a call at 08:00:00 in the hour before
     hour_index = floor_int((epoch_s(c.started_at) - window.start.timestamp() + 0.001) / 3600.0).label("h")
     per_hour = dict(conn.execute(select(hour_index, func.count()).where(started).group_by(hour_index)).all())
     zone = ZoneInfo(rules.timezone)
     hours = int((window.seconds + 3599) // 3600)
     by_hour = [((window.start + timedelta(hours=h)).astimezone(zone), int(per_hour.get(h, 0))) for h in range(hours)]
-    in_progress = conn.execute(
-        select(func.count()).where(started, col(c.outcome) == CallOutcome.IN_PROGRESS.value)
-    ).scalar_one()
     return {
         "calls": sum(by_outcome.values()),
         "calls_in_progress": int(in_progress),
