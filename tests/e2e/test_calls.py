@@ -20,6 +20,7 @@ from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
+from playwright.sync_api import expect, sync_playwright
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -34,6 +35,7 @@ from ivr.flow import commands as cmd
 from ivr.flow.prompts import ticket_status_key
 from ivr.runtime.store import CallStore
 from kb.loader import load_kb
+from tests.browser.conftest import CHROMIUM, sign_in_console
 from tests.e2e.conftest import AsteriskSandbox
 from tests.e2e.hotline_proc import E2E_KB, HotlineProcess, start_hotline
 from tests.e2e.prompt_audio import play_audio
@@ -42,6 +44,7 @@ from tests.e2e.sip.caller import CallResult, place_call
 from tests.e2e.sip.pcap import Dtmf, Silence, Step
 
 pytestmark = pytest.mark.e2e
+SCREENSHOTS = Path(os.environ.get("HOTLINE_SCREENSHOTS", "var/screenshots"))
 
 # Timings of the caller's script, from the answer. The e2e KB's answers are one short sentence.
 DEFAULT_CALL_TIMEOUT_S = 120.0  # place_call's default
@@ -326,22 +329,51 @@ def _supervisor(hotline: HotlineProcess, login: str) -> Iterator[httpx.Client]:
         yield client
 
 
-def test_crisis_mode_switched_on_is_heard_on_the_next_call(asterisk: AsteriskSandbox, hotline: HotlineProcess) -> None:
-    """A supervisor switches crisis mode on (PUT /api/crisis); the very next caller hears the pre-announcement
-    after the greeting, in the hotline's voice; switched off, the next caller hears the menu."""
+def test_the_wallboard_follows_real_calls_then_crisis_mode_switched_on_there_is_heard_on_the_next_call(
+    asterisk: AsteriskSandbox, hotline: HotlineProcess
+) -> None:
+    """A supervisor's wallboard in chromium: five real callers at once ask for the town hall's hours (key 1), the
+    board shows them in the IVR and raises "sujet en hausse" for the town hall; the supervisor types a crisis
+    announcement, hears it, switches crisis mode on, and the very next caller hears it after the greeting."""
     message = "Coupure d'eau aux Granges-Basses jusqu'à dix-huit heures."
-    with _supervisor(hotline, "sophie-e2e") as api:
-        switched = api.put("/api/crisis", json={"active": True, "message": message})
-        assert switched.status_code == 200, switched.text
+    with _supervisor(hotline, "sophie-e2e"), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        sign_in_console(page, hotline.base_url, "sophie-e2e", "un-mot-de-passe")
+        page.goto(f"{hotline.base_url}/wallboard")
+        expect(page.locator("#live")).to_have_text("en direct")
+        callers = [f"06110000{40 + i}" for i in range(5)]
+        steps = [Silence(CHOOSE_MS), Dtmf("1"), Silence(5000)]  # the answer, then hang up
+        with ThreadPoolExecutor(len(callers)) as pool:
+            flowing = [pool.submit(place_call, steps, from_user=c, target=asterisk.target) for c in callers]
+            expect(page.locator("#tile-ivr .value")).not_to_have_text("0", timeout=5000)  # while they flow
+            for done in flowing:
+                done.result()
+        expect(page.locator("#surge-banner")).to_contain_text("Sujet en hausse : Mairie", timeout=5000)
+        expect(page.locator("#tile-ivr .value")).to_have_text("0", timeout=5000)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "wallboard-real-calls.png"), full_page=True)
+        controls = page.locator("#crisis-controls")
+        controls.get_by_label("Annonce de crise").fill(message)
+        controls.get_by_role("button", name="Écouter l'annonce").click()
+        expect(page.locator("#crisis-status")).to_have_text("Voici l'annonce telle que les appelants l'entendront.")
+        controls.get_by_label("Mode crise activé").check()
+        controls.get_by_role("button", name="Appliquer").click()
+        expect(page.locator("#crisis-status")).to_have_text("Mode crise activé : le prochain appel entendra l'annonce.")
         try:
             result = call(asterisk, [Silence(11_000)], "0611000021", hold_ms=11_000)
         finally:
-            assert api.put("/api/crisis", json={"active": False}).status_code == 200
+            controls.get_by_label("Mode crise activé").uncheck()
+            controls.get_by_role("button", name="Appliquer").click()
+            expect(page.locator("#crisis-status")).to_have_text("Mode crise désactivé.")
+            browser.close()
     [row] = wait_call_closed(hotline, "0611000021")
     assert row.crisis_mode
     at, score = find_in(result.samples, play_audio(asterisk, cmd.Prompt("greeting"), cmd.Say(message)))
     print(f"[e2e figures] crisis: the greeting and pre-announcement heard at {at:.1f} s (match {score:.3f})")
     assert score >= 0.9, f"the caller hears the pre-announcement: match {score:.3f}"
+    for caller in callers:
+        assert wait_call_closed(hotline, caller)[0].topic == "mairie"
     assert_nothing_left(asterisk)
 
 
