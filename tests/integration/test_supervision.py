@@ -183,3 +183,19 @@ def test_a_snapshot_is_reused_until_something_happens(engine: Engine) -> None:
     assert supervision.snapshot() is first  # a second wallboard, or a scrape, within the second: the same
     supervision.changed()
     assert supervision.snapshot() is not first
+
+
+def test_with_callers_giving_up_today_the_advice_adds_erlang_a(engine: Engine) -> None:
+    seed(engine)
+    with session_scope(engine) as s:
+        gave_up = Call(channel_id="sup-gave-up", called_number="0800123456", started_at=ago(700),
+                       ended_at=ago(600), outcome=CallOutcome.ABANDONED)  # fmt: skip
+        s.add(gave_up)
+        s.flush()
+        s.add(QueueEntry(call_id=gave_up.id, enqueued_at=ago(690), left_at=ago(600), state=QueueEntryState.ABANDONED))
+    board = Supervision(engine, SupervisionRules(), "Europe/Paris").snapshot(NOW)
+    c, a = board.staffing.erlang_c, board.staffing.erlang_a
+    assert c is not None and a is not None and a.agents == c.agents
+    assert board.today.patience_s is not None and a.patience_s == pytest.approx(board.today.patience_s)
+    assert 0 < a.p_abandon < 1 and a.p_wait <= c.p_wait  # callers who give up shorten the wait of the rest
+    assert board.as_dict()["staffing"]["erlang_a"]["p_abandon"] == pytest.approx(a.p_abandon)

@@ -47,6 +47,9 @@
     const needed = st.agents_needed;
     tile("tile-staffing", `${needed === null ? "–" : needed} / ${st.agents_logged_in}`,
       needed !== null && st.agents_logged_in < needed ? "alert" : null);
+    const a = st.erlang_a; // with the patience measured today: what that many agents would give
+    $("tile-staffing").querySelector(".label").textContent = `conseillers nécessaires / connectés (${st.arrivals} appels en 30 min`
+      + (a ? ` ; avec ${a.agents} : ${pct(a.service_level)} servis en ${today.target_s} s, ${pct(a.p_abandon)} d'abandons)` : ")");
     const sl = today.service_level;
     tile("tile-sl", pct(sl), sl === null ? null : sl < board.sl_goal ? "alert" : "good");
     $("tile-sl").querySelector(".label").textContent =
