@@ -31,3 +31,35 @@ async def test_an_idle_stream_is_kept_alive(monkeypatch: object) -> None:
     await anext(out)
     assert await asyncio.wait_for(anext(out), 1) == b": ping\n\n"
     await out.aclose()
+
+
+async def test_a_supervisors_stream_pushes_the_board_after_each_burst_and_when_idle(monkeypatch: object) -> None:
+    import json
+
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.setattr(event_stream, "WALLBOARD_SETTLE_S", 0.05)
+    monkeypatch.setattr(event_stream, "WALLBOARD_IDLE_S", 0.2)
+    boards = iter(range(100))
+
+    async def board() -> dict[str, object]:
+        return {"n": next(boards)}
+
+    bus = EventBus()
+    out = event_stream.stream(bus.subscribe(), board)
+    await anext(out)  # the hello
+    first = json.loads((await asyncio.wait_for(anext(out), 1)).decode().split("data: ", 1)[1])
+    assert first == {"board": {"n": 0}, "events": []}  # the board at once, on (re)connection
+    burst = [QueueChanged(entry_id=i, call_id=i, state="waiting") for i in range(2)]
+    bus.publish(burst[0])
+    assert (await asyncio.wait_for(anext(out), 1)).startswith(b"event: queue.changed")
+    bus.publish(burst[1])  # within the settle time: the same board covers it
+    assert (await asyncio.wait_for(anext(out), 1)).startswith(b"event: queue.changed")
+    pushed = (await asyncio.wait_for(anext(out), 1)).decode()
+    assert pushed.startswith("event: wallboard\n")
+    data = json.loads(pushed.split("data: ", 1)[1])
+    assert data["board"] == {"n": 1} and data["events"] == [e.at.isoformat() for e in burst]
+    idle = json.loads((await asyncio.wait_for(anext(out), 1)).decode().split("data: ", 1)[1])
+    assert idle == {"board": {"n": 2}, "events": []}
+    await out.aclose()

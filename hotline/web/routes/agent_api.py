@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.responses import StreamingResponse
@@ -43,6 +43,7 @@ from hotline.web.desk_views import AgentNotFoundError, Me, WaitingCallerView, my
 from hotline.web.event_stream import MEDIA_TYPE, stream
 
 router = APIRouter(prefix="/api")
+SUPERVISION_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 AnyAgent = Annotated[AuthenticatedAgent, Depends(require_role(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
 
 
@@ -243,8 +244,17 @@ def _refusals() -> Iterator[None]:
 @router.get("/events", response_class=StreamingResponse, responses={200: {"content": {MEDIA_TYPE: {}}}})
 async def events(user: AnyAgent, parts: PartsDep) -> StreamingResponse:
     """Server-sent events of queue, agent, call and ticket changes (ids and states: never a number or words),
-    for the console and the wallboard. A slow client loses its oldest events and gets an `events.dropped`."""
+    for the console and the wallboard. A slow client loses its oldest events and gets an `events.dropped`.
+    A supervisor's or admin's stream also carries `wallboard` events: the board of GET /api/wallboard, pushed
+    after each burst of events and every 15 s."""
     if parts.bus is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Pas de flux d'événements dans ce processus.")
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream(parts.bus.subscribe()), media_type=MEDIA_TYPE, headers=headers)
+    board = None
+    if user.role in SUPERVISION_ROLES:  # the wallboard's own data, pushed: `wallboard` events
+
+        async def board() -> dict[str, Any]:
+            snapshot = await asyncio.to_thread(parts.supervisor.snapshot)
+            return snapshot.as_dict()
+
+    return StreamingResponse(stream(parts.bus.subscribe(), board), media_type=MEDIA_TYPE, headers=headers)
