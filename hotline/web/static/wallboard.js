@@ -15,6 +15,7 @@
   // From each change (its event's `at`, stamped in its transaction) to the board drawn with it, in ms: the
   // benchmark reads window.wallboardDelays (the last 10,000).
   window.wallboardDelays = [];
+  window.wallboardBoards = 0; // boards received
   let fetchedAt = Date.now(); // the clocks count from the snapshot's own time
 
   const $ = (id) => document.getElementById(id);
@@ -163,6 +164,7 @@
     let data;
     try { data = JSON.parse(event.data); } catch (err) { return; }
     board = data.board; fetchedAt = Date.now(); draw();
+    window.wallboardBoards += 1;
     for (const at of data.events) window.wallboardDelays.push(Date.now() - Date.parse(at));
     if (window.wallboardDelays.length > 10000) window.wallboardDelays.splice(0, 5000);
   }
