@@ -79,7 +79,8 @@ class _Supervising:
     bridge_id: str
     snoop_ready: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     answered: bool = False
-    bridged: bool = False
+    snooped: bool = False  # the snoop was asked for
+    bridged: bool = False  # the bridge was asked for
     over: bool = False
 
 
@@ -164,15 +165,20 @@ class SupervisionCalls:
         if mode is SupervisionMode.BARGE:
             await self.control.add_channel(conversation.bridge_id, supervising.leg_id)
             return
+        supervising.snooped = True
         await self.control.snoop(
             conversation.agent_leg, supervising.snoop_id, self.app, spy="both", whisper=WHISPER[mode]
         )
         async with asyncio.timeout(SNOOP_READY_TIMEOUT_S):  # bridged only once in Stasis (else ARI answers 422)
             await asyncio.shield(supervising.snoop_ready)
         if supervising.over:
+            await self._hangup(supervising.snoop_id)  # it may have been made after the hang-up was sent
             return
-        await self.control.create_bridge(supervising.bridge_id, "mixing")
         supervising.bridged = True
+        await self.control.create_bridge(supervising.bridge_id, "mixing")
+        if supervising.over:  # hung up meanwhile: the bridge made after it goes too
+            await self._destroy(supervising.bridge_id)
+            return
         await self.control.add_channel(supervising.bridge_id, f"{supervising.leg_id},{supervising.snoop_id}")
 
     async def leg_gone(self, channel_id: str) -> None:
@@ -194,10 +200,14 @@ class SupervisionCalls:
         if not supervising.snoop_ready.done():
             supervising.snoop_ready.set_result(None)  # whoever waits for it sees `over`
         await self._hangup(supervising.leg_id)
-        await self._hangup(supervising.snoop_id)
-        if supervising.bridged or supervising.order.mode is not SupervisionMode.BARGE:
-            with contextlib.suppress(Exception):
-                await self.control.destroy_bridge(supervising.bridge_id)
+        if supervising.snooped:
+            await self._hangup(supervising.snoop_id)
+        if supervising.bridged:
+            await self._destroy(supervising.bridge_id)
+
+    async def _destroy(self, bridge_id: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.control.destroy_bridge(bridge_id)
 
     async def _hangup(self, channel_id: str) -> None:
         with contextlib.suppress(Exception):
