@@ -1,5 +1,5 @@
-"""/api/session, /api/agents/me, /api/queue, /api/calls: signing in, an agent's own state, the waiting callers,
-and passing a caller on.
+"""/api/session, /api/agents/me, /api/queue, /api/calls, /api/agents/{login}/supervise: signing in, an agent's own
+state, the waiting callers, passing a caller on, and a supervisor listening to, whispering to or joining a call.
 
 Every route but sign-in needs the session cookie; every state-changing one also the X-CSRF-Token header.
 Refusals say why, in French for the people who read them, and change nothing.
