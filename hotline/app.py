@@ -130,6 +130,7 @@ class Hotline:
             bus=self.bus,
             pause_reasons=tuple(self.settings.pause_reasons),
             transfers=self.ivr.acd if self.ivr is not None else None,
+            supervising=self.ivr.acd.supervisions if self.ivr is not None and self.ivr.acd is not None else None,
             recordings=AriRecordings(self.ivr.client) if self.ivr is not None else None,
             session_idle_s=self.settings.session_idle_s,
             wrap_up_s=self.settings.agent_wrap_up_s,

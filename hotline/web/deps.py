@@ -19,6 +19,7 @@ from hotline.domain.agent_states import DEFAULT_PAUSE_REASONS
 from hotline.domain.callbacks import DEFAULT_HOURS as DEFAULT_CALLBACK_HOURS
 from hotline.domain.report_days import parse_day_start
 from hotline.domain.roles import Role
+from hotline.services.call_supervision import SupervisionDesk
 from hotline.services.crisis import Announcements, CrisisService
 from hotline.services.messages import RecordingSource
 from hotline.services.site_settings import Defaults, SiteSettings
@@ -42,6 +43,7 @@ class WebParts:
     pause_reasons: tuple[str, ...] = DEFAULT_PAUSE_REASONS
     secure_cookies: bool = False  # True behind HTTPS
     transfers: TransferDesk | None = None  # the queue, when the IVR runs in this process
+    supervising: SupervisionDesk | None = None  # listening, whispering, joining: the IVR, when in this process
     recordings: RecordingSource | None = None  # the callers' messages, through the IVR's ARI client
     session_idle_s: int = 1800  # a session unused this long ends
     wrap_up_s: float = 30.0  # the wrap-up after each call (the console counts it down)

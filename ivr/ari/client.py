@@ -198,11 +198,14 @@ class AriClient:
             },
         )
 
-    async def snoop(self, channel_id: str, snoop_id: str, app: str, spy: str = "in") -> None:
-        """A channel carrying what `channel_id` hears (`spy=in`: the caller's voice), also during playbacks."""
-        await self.request(
-            "POST", f"/channels/{quote(channel_id)}/snoop", {"snoopId": snoop_id, "app": app, "spy": spy}
-        )
+    async def snoop(self, channel_id: str, snoop_id: str, app: str, spy: str = "in", whisper: str = "none") -> None:
+        """A channel carrying what `channel_id` receives (`spy=in`: the caller's voice), also during playbacks, or
+        also what it is sent (`spy=both`). `whisper=out`: what is written to the snoop is sent to `channel_id`'s
+        phone too (only that party hears it); `none`: nothing goes back."""
+        params = {"snoopId": snoop_id, "app": app, "spy": spy}
+        if whisper != "none":
+            params["whisper"] = whisper
+        await self.request("POST", f"/channels/{quote(channel_id)}/snoop", params)
 
     # --- playbacks
     async def playback(self, playback_id: str) -> dict[str, Any] | None:

@@ -58,6 +58,13 @@ from ivr.runtime.callback_calls import (
     callback_leg_pairs,
     is_callback_leg,
 )
+from ivr.runtime.supervision_calls import (
+    SPY_BRIDGE_PREFIX,
+    LiveConversation,
+    SupervisionCalls,
+    SupervisionControl,
+    is_supervision_channel,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +84,13 @@ DEFAULT_MAX_WAIT_S = 600.0  # an expected wait past this offers the callback at 
 
 
 def is_agent_leg(channel_id: str) -> bool:
-    """A leg the queue dials: an agent's phone for a waiting caller, or either leg of a callback."""
-    return (channel_id.startswith(AGENT_LEG_PREFIX) or channel_id.startswith(TRANSFER_LEG_PREFIX)) or is_callback_leg(
-        channel_id
-    )
+    """A leg the queue dials: an agent's phone for a waiting caller, either leg of a callback, a city service's
+    line, or a supervisor's phone (and its snoop channel)."""
+    prefixes = (AGENT_LEG_PREFIX, TRANSFER_LEG_PREFIX)
+    return channel_id.startswith(prefixes) or is_callback_leg(channel_id) or is_supervision_channel(channel_id)
 
 
-class AcdControl(CallbackControl, Protocol):
+class AcdControl(CallbackControl, SupervisionControl, Protocol):
     """The ARI requests of the queue: the callbacks' (dialling, bridging, hanging up), and the holding bridge's."""
 
     async def remove_channel(self, bridge_id: str, channel_id: str) -> None: ...
@@ -220,6 +227,16 @@ class Acd:
             else None
         )
         self._zone = ZoneInfo(self.settings.timezone)
+        self.supervisions = SupervisionCalls(control, queue.engine, app, self.live_conversation)
+
+    def live_conversation(self, entry_id: int) -> LiveConversation | None:
+        """The agent's leg and the bridge of a conversation this process holds (for a supervisor)."""
+        conversation = self._state.conversations.get(entry_id)
+        if conversation is None or conversation.ended or not conversation.leg_id or not conversation.bridge_id:
+            return None
+        if self._consult_of(entry_id) is not None:  # the agent is talking with a service, away from the caller
+            return None
+        return LiveConversation(conversation.leg_id, conversation.bridge_id)
 
     # --- life
     async def run(self) -> None:
@@ -333,6 +350,10 @@ class Acd:
                     self._schedule_wrap_up_end(agent_id)
             else:
                 await asyncio.to_thread(self.queue.left, entry.id, QueueEntryState.ABANDONED)
+        for bridge in await self.control.bridges():  # a supervisor's bridge the last run left
+            if str(bridge.get("id", "")).startswith(SPY_BRIDGE_PREFIX):
+                with contextlib.suppress(Exception):
+                    await self.control.destroy_bridge(str(bridge["id"]))
         if not self._state.waiting:  # a holding bridge the last run left, empty now
             for bridge in await self.control.bridges():
                 if str(bridge.get("id", "")).startswith(HOLDING_PREFIX):
@@ -579,6 +600,9 @@ class Acd:
     # --- agent legs (from the ARI events)
     async def agent_leg_answered(self, leg_id: str) -> None:
         """The agent's phone answered: its leg entered Stasis. Bridge it with the caller."""
+        if is_supervision_channel(leg_id):
+            await self.supervisions.leg_answered(leg_id)
+            return
         if is_callback_leg(leg_id):
             if self.callbacks is not None:
                 await self.callbacks.leg_answered(leg_id)
@@ -629,6 +653,9 @@ class Acd:
     async def agent_leg_gone(self, leg_id: str, cause: str, code: int | None = None) -> None:
         """The agent's leg ended: before answering (no answer, busy, unregistered), or during the conversation.
         `code`: the Q.850 cause, when the event has one."""
+        if is_supervision_channel(leg_id):
+            await self.supervisions.leg_gone(leg_id)
+            return
         if is_callback_leg(leg_id):
             if self.callbacks is not None:
                 await self.callbacks.leg_gone(leg_id, code)
@@ -655,6 +682,7 @@ class Acd:
             return
         conversation.ended = True
         self._state.conversations.pop(conversation.entry_id, None)
+        await self.supervisions.conversation_over(conversation.entry_id)
         await self._hangup(hang_up)
         if conversation.bridge_id:
             with contextlib.suppress(Exception):
@@ -683,6 +711,7 @@ class Acd:
         session = conversation.session
         conversation.ended = True
         self._state.conversations.pop(order.entry_id, None)
+        await self.supervisions.conversation_over(order.entry_id)
         note = transfer_note(order.agent_name, order.target, order.label)
         agent_id = await asyncio.to_thread(self.queue.transferred, order.entry_id, note)
         if agent_id is not None:
@@ -790,6 +819,7 @@ class Acd:
         assert conversation.session is not None
         conversation.ended = True
         self._state.conversations.pop(entry_id, None)
+        await self.supervisions.conversation_over(entry_id)
         note = f"{transfer_note(order.agent_name, order.target, order.label)[:-1]}, après un échange avec le service."
         agent_id = await asyncio.to_thread(self.queue.transferred, entry_id, note)
         if agent_id is not None:

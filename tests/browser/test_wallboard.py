@@ -3,6 +3,7 @@ within a second of the events, without a reload."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from hotline.domain.enums import AgentState, CallOutcome
 from hotline.domain.roles import Role
 from hotline.services.agent_accounts import AgentAccounts
+from hotline.services.call_supervision import SupervisionMode, SupervisionRefusedError, SupervisionStarted
 from hotline.services.crisis import CrisisService
 from hotline.services.queue import NewEntry, QueueService
 from ivr.runtime.store import CallStore
@@ -122,6 +124,56 @@ def test_the_supervisor_hears_the_announcement_then_switches_crisis_mode_on(
     controls.get_by_role("button", name="Appliquer").click()
     expect(page.locator("#crisis-status")).to_have_text("Mode crise désactivé.")
     expect(page.locator("#crisis-banner")).to_be_hidden(timeout=LIVE_MS)
+
+
+class Desk:
+    """What the IVR would do with the buttons: the requests, and a refusal when told."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[int, int, SupervisionMode]] = []
+        self.refusal: str | None = None
+
+    async def supervise(self, agent_id: int, supervisor_id: int, mode: SupervisionMode) -> SupervisionStarted:
+        self.asked.append((agent_id, supervisor_id, mode))
+        if self.refusal:
+            raise SupervisionRefusedError(self.refusal)
+        return SupervisionStarted(mode, "alice", 1)
+
+
+def test_listen_whisper_and_join_buttons_on_an_agent_in_conversation(
+    web_app: WebApp, page: Page, store: CallStore
+) -> None:
+    """Alice is on a call: her row has « Écouter », « Chuchoter », « Intervenir »; each asks the API (with the
+    CSRF header) and the answer or the refusal is said beside the table, also after the board is drawn again."""
+    engine, bus = web_app.hotline.engine, web_app.hotline.bus
+    web = web_app.hotline.web
+    desk = Desk()
+    web.state.parts = dataclasses.replace(web.state.parts, supervising=desk)
+    alice = agent_id(web_app, "alice")
+    queue = QueueService(engine, bus)
+    call_id = store.start_call("wall-supervise", "+33655443322", "0800123456")
+    entry_id = queue.enqueue(NewEntry(call_id, "wall-supervise", "+33655443322", None, None, 0, "caller_asked", None))
+    queue.set_agent_state(alice, AgentState.AVAILABLE)
+    queue.offer(entry_id, alice)
+    assert queue.answered(entry_id, alice)
+    row = page.locator(f'#agents tr[data-agent-id="{alice}"]')
+    expect(row).to_contain_text("en communication", timeout=LIVE_MS)
+    status = page.locator("#supervise-status")
+    row.get_by_role("button", name="Écouter").click()
+    expect(status).to_have_text("Votre téléphone sonne : décrochez pour écouter l'appel de Alice Martin.")
+    queue.set_agent_state(agent_id(web_app, "bruno"), AgentState.AVAILABLE)  # an event: the rows are drawn again
+    expect(page.locator(f'#agents tr[data-agent-id="{agent_id(web_app, "bruno")}"]')).to_be_visible(timeout=LIVE_MS)
+    expect(page.locator(f'#agents tr[data-agent-id="{agent_id(web_app, "bruno")}"] button')).to_have_count(0)
+    row.get_by_role("button", name="Chuchoter").click()
+    expect(status).to_have_text("Votre téléphone sonne : décrochez pour parler à Alice Martin.")
+    desk.refusal = "Ce conseiller n'est pas en communication."
+    row.get_by_role("button", name="Intervenir").click()
+    expect(status).to_have_text("Ce conseiller n'est pas en communication.")
+    shoot(page, "wallboard-supervision.png")
+    sophie = agent_id(web_app, "sophie")
+    assert desk.asked == [(alice, sophie, m) for m in SupervisionMode]
+    queue.conversation_ended(entry_id)
+    expect(row.get_by_role("button")).to_have_count(0, timeout=LIVE_MS)
 
 
 def test_an_agent_cannot_open_the_wallboard(web_app: WebApp, browser: Browser) -> None:

@@ -24,6 +24,7 @@ from hotline.storage.db import make_engine, session_scope
 from hotline.storage.models import (
     Agent,
     AgentStateChange,
+    AuditLog,
     Call,
     Callback,
     CallbackAttempt,
@@ -856,6 +857,98 @@ def test_a_callback_nobody_answers_is_retried_then_failed(
     assert not ticket.needs_callback
     api.wait_available()
     api.sign_off()
+    assert_nothing_left(asterisk)
+
+
+SUPERVISOR_TONES_HZ = {"listen": 1300.0, "whisper": 1700.0, "barge": 2100.0}  # one per mode: who heard which
+QUIET_DBFS, LOUD_DBFS = -20.0, -6.0  # the agent's steady tone under the caller's pulses; the supervisor's on top
+SUPERVISOR_HOLD_MS = 4500  # the supervisor listens (whispers) this long, then hangs up
+NOT_HEARD_S = 0.3
+
+
+def test_a_supervisor_listens_whispers_then_joins_a_live_call_on_their_own_phone(
+    tmp_path: Path, asterisk: AsteriskSandbox, queue_hotline: HotlineProcess, queue_agents: dict[str, AgentAccount]
+) -> None:
+    """Alice talks with a caller (the caller's tone in pulses, Alice's tone steady and quieter, so that each is
+    heard alone half of the time). Sarah, a supervisor, uses her own phone three times on that call, each time
+    with her own tone: listen (she hears both; neither hears her), whisper (Alice hears her, the caller does
+    not), then barge (both hear her); she hangs up the first two, the third ends with the conversation."""
+    alice = queue_agents["alice"]
+    env = {**asterisk.env, "HOTLINE_DATABASE_URL": queue_hotline.database_url}
+    sarah = add_agent(env, "e2e-queue-sarah", "--role", "supervisor")
+    alice_api, sarah_api = Api(queue_hotline.base_url, alice.login), Api(queue_hotline.base_url, sarah.login)
+
+    def supervise(mode: str) -> httpx.Response:
+        url = f"/api/agents/{alice.login}/supervise"
+        return sarah_api.client.post(url, json={"mode": mode}, headers=sarah_api.csrf)
+
+    refused = supervise("listen")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"] == "Ce conseiller n'est pas en communication."
+    alice_api.state("available")
+    caller = "0622000061"
+    alice_phone = AgentPhone(
+        alice.login, alice.sip_password, talk=[Tone(AGENT_TONE_HZ, 30_000, QUIET_DBFS)], hold_ms=21_000,
+        target=asterisk.target, workdir=tmp_path / "alice",
+    )  # fmt: skip
+    heard: dict[str, Any] = {}
+    result: dict[str, CallResult] = {}
+    with alice_phone:
+        pulses = [Tone(CALLER_TONE_HZ, 1000, -10.0), Silence(1000)] * 16
+        thread = call_in_background(result, "call", asterisk, caller, [Silence(CHOOSE_MS), Dtmf("0"), *pulses],
+                                    45_000, tmp_path / "caller")  # fmt: skip
+        wait_for("Alice on the call", lambda: alice_api.me()["state"] == "on_call", timeout=20)
+        for mode, hz in SUPERVISOR_TONES_HZ.items():
+            hold_ms = SUPERVISOR_HOLD_MS if mode != "barge" else 30_000  # barge: until the conversation ends
+            phone = AgentPhone(
+                sarah.login, sarah.sip_password, talk=[Tone(hz, 30_000, LOUD_DBFS)], hold_ms=hold_ms,
+                target=asterisk.target, workdir=tmp_path / f"sarah-{mode}",
+            )  # fmt: skip
+            with phone:
+                answer = supervise(mode)
+                assert answer.status_code == 202, answer.text
+                assert answer.json()["mode"] == mode and answer.json()["agent"] == alice.login
+                heard[f"call_id_{mode}"] = answer.json()["call_id"]
+                assert phone.wait_call(40), f"{mode}: the supervisor's call did not end"
+            heard[mode] = phone.stop()
+        alice_phone.wait_call(30)
+        thread.join(60)
+    alice_result = alice_phone.stop()
+    call = result["call"]
+    assert call.answered and alice_result.calls_answered == 1, call.describe()
+
+    figures = {}
+    for mode, hz in SUPERVISOR_TONES_HZ.items():
+        sup = heard[mode]
+        assert sup.calls_answered == 1, (mode, sup)
+        figures[mode] = {
+            "supervisor heard the caller": tone_seconds(sup.samples, CALLER_TONE_HZ),
+            "supervisor heard the agent": tone_seconds(sup.samples, AGENT_TONE_HZ),
+            "caller heard the supervisor": tone_seconds(call.samples, hz),
+            "agent heard the supervisor": tone_seconds(alice_result.samples, hz),
+        }
+    print(f"[e2e figures] supervision (tone seconds): {figures}")
+    listen, whisper, barge = figures["listen"], figures["whisper"], figures["barge"]
+    assert listen["supervisor heard the caller"] >= 1.0 and listen["supervisor heard the agent"] >= 1.0, figures
+    assert listen["caller heard the supervisor"] < NOT_HEARD_S, figures
+    assert listen["agent heard the supervisor"] < NOT_HEARD_S, figures
+    assert whisper["agent heard the supervisor"] >= 1.0, figures
+    assert whisper["caller heard the supervisor"] < NOT_HEARD_S, figures
+    assert barge["caller heard the supervisor"] >= 1.0 and barge["agent heard the supervisor"] >= 1.0, figures
+    assert heard["listen"].hung_up_by == "agent" and heard["whisper"].hung_up_by == "agent"
+    assert heard["barge"].hung_up_by == "asterisk", "the conversation ended: the supervisor's phone too"
+    invite = next(m for m in read_messages(heard["listen"].workdir / "uas-messages.log") if m.method == "INVITE")
+    assert f"Agent {alice.login}" in invite.text.split("From:", 1)[1].split("\n", 1)[0], invite.text
+
+    audits = rows(queue_hotline, select(AuditLog).where(AuditLog.actor == sarah.login).order_by(col(AuditLog.id)))
+    assert [(a.action, a.target) for a in audits] == [
+        ("supervision.listen", alice.login), ("supervision.whisper", alice.login), ("supervision.barge", alice.login)
+    ]  # fmt: skip
+    assert {a.details["call_id"] for a in audits} == {heard["call_id_listen"]}
+    alice_api.wait_available()
+    for api in (alice_api, sarah_api):
+        api.sign_off()
+    disable_agent(env, sarah.login)
     assert_nothing_left(asterisk)
 
 

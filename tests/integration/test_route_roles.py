@@ -35,6 +35,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/agents/me"): SIGNED_IN,
     ("PUT", "/api/agents/me/state"): SIGNED_IN,
     ("POST", "/api/agents/me/wrap-up/end"): SIGNED_IN,
+    ("POST", "/api/agents/{agent_login}/supervise"): SUPERVISION,  # listen, whisper, barge
     ("GET", "/api/queue"): SIGNED_IN,
     ("POST", "/api/queue/{call_id}/take"): SIGNED_IN,
     ("POST", "/api/calls/{call_id}/transfer"): SIGNED_IN,

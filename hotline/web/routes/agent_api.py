@@ -1,5 +1,5 @@
-"""/api/session, /api/agents/me, /api/queue, /api/calls: signing in, an agent's own state, the waiting callers,
-and passing a caller on.
+"""/api/session, /api/agents/me, /api/queue, /api/calls, /api/agents/{login}/supervise: signing in, an agent's own
+state, the waiting callers, passing a caller on, and a supervisor listening to, whispering to or joining a call.
 
 Every route but sign-in needs the session cookie; every state-changing one also the X-CSRF-Token header.
 Refusals say why, in French for the people who read them, and change nothing.
@@ -21,6 +21,12 @@ from hotline.domain.agent_states import AgentStateError, check_request
 from hotline.domain.enums import AgentState, QueueEntryState
 from hotline.domain.roles import Role
 from hotline.domain.transfers import TransferTargetError
+from hotline.services.call_supervision import (
+    SupervisionMode,
+    SupervisionNotFoundError,
+    SupervisionRefusedError,
+    agent_id_of,
+)
 from hotline.services.queue import QueueConflictError, QueueService
 from hotline.services.transfers import (
     TransferDesk,
@@ -45,6 +51,7 @@ from hotline.web.event_stream import MEDIA_TYPE, stream
 router = APIRouter(prefix="/api")
 SUPERVISION_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 AnyAgent = Annotated[AuthenticatedAgent, Depends(require_role(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
+Supervisor = Annotated[AuthenticatedAgent, Depends(require_role(Role.SUPERVISOR, Role.ADMIN))]
 
 
 class SignInRequest(BaseModel):
@@ -239,6 +246,41 @@ def _refusals() -> Iterator[None]:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Introuvable : {exc}.") from exc
     except TransferRefusedError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, f"Transfert impossible : {exc}.") from exc
+
+
+class SuperviseRequest(BaseModel):
+    mode: SupervisionMode = Field(description="listen: hear both; whisper: the agent hears you; barge: both do")
+
+
+class SuperviseResponse(BaseModel):
+    mode: SupervisionMode
+    agent: str
+    call_id: int
+
+
+@router.post(
+    "/agents/{agent_login}/supervise",
+    status_code=202,
+    response_model=SuperviseResponse,
+    responses={404: {}, 409: {}, 503: {}},
+)
+async def supervise_agent(
+    agent_login: str, body: SuperviseRequest, user: Supervisor, parts: PartsDep
+) -> SuperviseResponse:
+    """Listen to, whisper to or join the agent's live call on my own phone: it rings now (202), showing the mode
+    and the agent's name; the call is connected once I answer, and ends when I hang up or the conversation ends.
+    409 with the reason when not possible (the agent is not on a call, my phone is busy...). Audited."""
+    desk = parts.supervising
+    if desk is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Pas de serveur vocal dans ce processus.")
+    try:
+        agent_id = await asyncio.to_thread(agent_id_of, parts.engine, agent_login)
+        started = await desk.supervise(agent_id, user.agent_id, body.mode)
+    except SupervisionNotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except SupervisionRefusedError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return SuperviseResponse(mode=started.mode, agent=started.agent, call_id=started.call_id)
 
 
 @router.get("/events", response_class=StreamingResponse, responses={200: {"content": {MEDIA_TYPE: {}}}})

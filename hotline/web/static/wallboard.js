@@ -94,15 +94,72 @@
         if (since) td.dataset.since = since;
         tr.appendChild(td);
       }
+      tr.dataset.agentLogin = a.login;
+      const actions = document.createElement("td");
+      actions.className = "supervise";
+      if (a.state === "on_call") {
+        for (const [mode, label] of SUPERVISE_MODES) {
+          const button = document.createElement("button");
+          button.type = "button";
+          button.className = "secondary";
+          button.dataset.mode = mode;
+          button.textContent = label;
+          button.title = `${label} : ${a.name}, sur votre téléphone`;
+          actions.appendChild(button);
+        }
+      }
+      tr.appendChild(actions);
       return tr;
     });
     if (rows.length === 0) {
       const tr = document.createElement("tr");
-      tr.innerHTML = '<td colspan="4">Aucun conseiller connecté.</td>';
+      tr.innerHTML = '<td colspan="5">Aucun conseiller connecté.</td>';
       rows.push(tr);
     }
     $("agents").replaceChildren(...rows);
   }
+
+  // Listening, whispering, joining an agent's call on the supervisor's own phone. One listener on #agents: the
+  // rows are drawn again on every event, the buttons keep working.
+  const SUPERVISE_MODES = [["listen", "Écouter"], ["whisper", "Chuchoter"], ["barge", "Intervenir"]];
+  const SUPERVISE_DONE = {
+    listen: "Votre téléphone sonne : décrochez pour écouter l'appel de",
+    whisper: "Votre téléphone sonne : décrochez pour parler à",
+    barge: "Votre téléphone sonne : décrochez pour rejoindre l'appel de",
+  };
+  async function supervise(login, name, mode) {
+    const status = $("supervise-status");
+    status.className = "note";
+    status.textContent = "Appel de votre téléphone…";
+    try {
+      const response = await fetch(`/api/agents/${encodeURIComponent(login)}/supervise`, {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/json", Accept: "application/json",
+          "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content,
+        },
+        body: JSON.stringify({ mode }),
+      });
+      if (response.status === 401) { window.location.assign("/login"); return; }
+      const body = await response.json().catch(() => ({}));
+      if (response.ok) {
+        status.className = "note ok";
+        status.textContent = `${SUPERVISE_DONE[mode]} ${name}.`;
+      } else {
+        status.className = "note error";
+        status.textContent = typeof body.detail === "string" ? body.detail : `Impossible (erreur ${response.status}).`;
+      }
+    } catch (err) {
+      status.className = "note error";
+      status.textContent = "Le serveur ne répond pas : réessayez.";
+    }
+  }
+  $("agents").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-mode]");
+    if (!button) return;
+    const row = button.closest("tr");
+    supervise(row.dataset.agentLogin, row.cells[0].textContent, button.dataset.mode);
+  });
 
   function drawChart() {
     const minutes = board.per_minute;
