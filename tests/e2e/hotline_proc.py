@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 READY_TIMEOUT_S = 60.0  # migrations, model loading and the first ARI connection
 STOP_TIMEOUT_S = 10.0
@@ -35,6 +36,12 @@ class HotlineProcess:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """One scrape of /metrics: (name, sorted labels) -> value."""
+        text = httpx.get(f"{self.base_url}/metrics", timeout=10).text
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for f in text_string_to_metric_families(text) for s in f.samples}  # fmt: skip
 
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = httpx.get(f"{self.base_url}/healthz", timeout=2).json()

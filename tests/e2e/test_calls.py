@@ -21,7 +21,6 @@ from xml.etree import ElementTree as ET
 import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
-from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -377,12 +376,6 @@ def test_the_wallboard_follows_real_calls_then_crisis_mode_switched_on_there_is_
     assert_nothing_left(asterisk)
 
 
-def _scrape(hotline: HotlineProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = httpx.get(f"{hotline.base_url}/metrics", timeout=10).text
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for f in text_string_to_metric_families(text) for s in f.samples}  # fmt: skip
-
-
 def test_real_calls_are_counted_in_metrics_the_wallboard_and_the_kpis(
     asterisk: AsteriskSandbox, hotline: HotlineProcess
 ) -> None:
@@ -394,12 +387,12 @@ def test_real_calls_are_counted_in_metrics_the_wallboard_and_the_kpis(
         "0611000033": [Silence(6500)],  # hangs up in the menu: abandoned
     }
     with _supervisor(hotline, "sophie-metrics") as api:
-        before_metrics, before_board = _scrape(hotline), api.get("/api/wallboard").json()
+        before_metrics, before_board = hotline.metrics(), api.get("/api/wallboard").json()
         with ThreadPoolExecutor(len(scripts)) as pool:
             list(pool.map(lambda c: place_call(scripts[c], from_user=c, target=asterisk.target), scripts))
         for caller in scripts:
             wait_call_closed(hotline, caller)
-        after_metrics, after_board, kpis = _scrape(hotline), api.get("/api/wallboard").json(), api.get("/api/kpis")
+        after_metrics, after_board, kpis = hotline.metrics(), api.get("/api/wallboard").json(), api.get("/api/kpis")
     assert kpis.status_code == 200, kpis.text
 
     def offered(m: dict[tuple[str, tuple[tuple[str, str], ...]], float], outcome: str) -> float:

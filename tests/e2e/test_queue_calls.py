@@ -884,6 +884,7 @@ def test_a_supervisor_listens_whispers_then_joins_a_live_call_on_their_own_phone
 
     refused = supervise("listen")
     assert refused.status_code == 409, refused.text
+    before = queue_hotline.metrics()
     assert refused.json()["detail"] == "Ce conseiller n'est pas en communication."
     alice_api.state("available")
     caller = "0622000061"
@@ -946,6 +947,19 @@ def test_a_supervisor_listens_whispers_then_joins_a_live_call_on_their_own_phone
     ]  # fmt: skip
     assert {a.details["call_id"] for a in audits} == {heard["call_id_listen"]}
     alice_api.wait_available()
+    # The call answered by an agent, in /metrics: offered to an agent, its wait, its talk and its wrap-up.
+    wrap_ups = ("hotline_wrap_up_seconds_count", ())
+    after = wait_for("the wrap-up counted", lambda: (m := queue_hotline.metrics())[wrap_ups] > before[wrap_ups] and m,
+                     timeout=5)  # fmt: skip
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert grew("hotline_calls_offered_total", outcome="to_agent") == 1
+    assert grew("hotline_queue_wait_seconds_count", outcome="answered") == 1
+    assert grew("hotline_talk_seconds_count") == 1 and grew("hotline_wrap_up_seconds_count") == 1
+    assert grew("hotline_talk_seconds_sum") > 10  # the conversation lasted about 20 s
     for api in (alice_api, sarah_api):
         api.sign_off()
     disable_agent(env, sarah.login)
