@@ -16,9 +16,7 @@ with the e2e knowledge base, and stops what it started.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import re
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -31,11 +29,11 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bench.bench_calls import cpu_seconds
+from bench.sandbox_bench import bench_sandbox
 from hotline.domain.enums import AgentState, QueueEntryState
 from hotline.storage.db import make_engine, session_scope
 from hotline.storage.models import Agent, AgentStateChange, QueueEntry
-from ivr.asterisk.sandbox import Sandbox
-from tests.e2e.conftest import E2E_AGENT_WEB_PASSWORD, add_agent, disable_agent, e2e_settings, settings_env
+from tests.e2e.conftest import E2E_AGENT_WEB_PASSWORD, add_agent, disable_agent
 from tests.e2e.hotline_proc import HotlineProcess, start_hotline
 from tests.e2e.sip.agent import AgentPhone
 from tests.e2e.sip.load import LoadResult, run_load
@@ -204,21 +202,8 @@ def format_table(b: QueueBench) -> str:
 
 def measure(callers: int = CALLERS, agents: int = AGENTS, keep: Path | None = None) -> QueueBench:
     """Start the sandbox if it is not running (and stop it after), then run the bench."""
-    settings = e2e_settings()
-    sandbox = Sandbox(settings, echo=print)
-    started_here = sandbox.running_pid() is None
-    if started_here:
-        sandbox.up()
-    asterisk_pid = sandbox.running_pid()
-    assert asterisk_pid is not None
-    try:
-        with contextlib.ExitStack() as stack:
-            workdir = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hotline-bench-")))
-            target = SipTarget.from_settings(settings)
-            return run(callers, agents, workdir, asterisk_pid, settings_env(settings), target)
-    finally:
-        if started_here:
-            sandbox.down()
+    with bench_sandbox(keep) as box:
+        return run(callers, agents, box.workdir, box.asterisk_pid, box.env, box.target)
 
 
 def main() -> None:

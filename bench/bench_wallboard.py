@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -25,10 +24,10 @@ from playwright.sync_api import sync_playwright
 from bench.bench_calls import cpu_seconds
 from bench.bench_console import percentile
 from bench.bench_queue import count
+from bench.sandbox_bench import bench_sandbox
 from hotline.domain.enums import QueueEntryState
 from hotline.storage.models import QueueEntry
-from ivr.asterisk.sandbox import Sandbox
-from tests.e2e.conftest import E2E_AGENT_WEB_PASSWORD, add_agent, disable_agent, e2e_settings, settings_env
+from tests.e2e.conftest import E2E_AGENT_WEB_PASSWORD, add_agent, disable_agent
 from tests.e2e.hotline_proc import start_hotline
 from tests.e2e.sip.load import LoadResult, run_load
 from tests.e2e.sip.pcap import Dtmf, Silence
@@ -107,17 +106,9 @@ def format_table(b: WallboardBench) -> str:
 
 
 def measure(callers: int = CALLERS) -> WallboardBench:
-    settings = e2e_settings()
-    sandbox = Sandbox(settings, echo=print)
-    started_here = sandbox.running_pid() is None
-    if started_here:
-        sandbox.up()
-    try:
-        with tempfile.TemporaryDirectory(prefix="hotline-bench-") as workdir:
-            return run(callers, Path(workdir), settings_env(settings), SipTarget.from_settings(settings))
-    finally:
-        if started_here:
-            sandbox.down()
+    """Start the sandbox if it is not running (and stop it after), then run the bench."""
+    with bench_sandbox() as box:
+        return run(callers, box.workdir, box.env, box.target)
 
 
 def main() -> None:
