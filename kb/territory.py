@@ -2,6 +2,10 @@
 
 Names are matched whole-word on the normalised text, with or without their article ("Granges-Basses"), the
 longest first, so "Saint-Médard-sur-Orvanne" wins over "Saint-Médard". A hamlet counts for its commune.
+
+The alert campaigns target zones of the same data: a commune (its hamlets included), a hamlet, or "tout" (the
+whole territory, also written as its name). `Territory.zone` resolves a zone's name, whatever its case, accents or
+article, and an unknown one is refused with the list of the valid ones.
 """
 
 from __future__ import annotations
@@ -36,12 +40,49 @@ class Place:
     hamlet: str | None
 
 
+EVERYONE = "tout"  # the zone of the whole territory
+_EVERYONE_WORDS = ("tout", "tous", "toutes", "tout le territoire")
+
+
+class UnknownZoneError(TerritoryError):
+    """A zone name that is no commune, hamlet nor "tout"; the message lists the valid ones."""
+
+    def __init__(self, name: str, valid: tuple[str, ...]) -> None:
+        super().__init__(f"zone inconnue « {name} » ; zones valides : {', '.join(valid)}")
+        self.name = name
+        self.valid = valid
+
+
+@dataclass(frozen=True)
+class Zone:
+    """Where an alert goes: a commune (hamlet None: the commune and all its hamlets), one hamlet of it, or the
+    whole territory (commune None)."""
+
+    commune: str | None
+    hamlet: str | None = None
+
+    @property
+    def everyone(self) -> bool:
+        return self.commune is None
+
+    @property
+    def name(self) -> str:
+        """The zone as written in a campaign: "tout", the commune, or the hamlet."""
+        return self.hamlet or self.commune or EVERYONE
+
+    def contains(self, commune: str, hamlet: str | None) -> bool:
+        if self.commune is None:
+            return True
+        return commune == self.commune and (self.hamlet is None or hamlet == self.hamlet)
+
+
 class Territory:
     def __init__(self, name: str, communes: tuple[Commune, ...], spoken: dict[str, Place]) -> None:
         self.name = name
         self.communes = communes
         # padded normalised form -> place, longest first (a longer name is more specific)
         self._spoken = sorted(spoken.items(), key=lambda item: -len(item[0]))
+        self._whole = dict(spoken)  # a whole name, as written in a zone or a commune column
 
     def place_in(self, text: str | None) -> Place | None:
         """The commune (and hamlet) `text` names, or None."""
@@ -56,6 +97,37 @@ class Territory:
 
     def commune_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.communes)
+
+    def zone_names(self) -> tuple[str, ...]:
+        """Every valid zone: "tout", then each commune followed by its hamlets, in the file's order."""
+        names = [EVERYONE]
+        for commune in self.communes:
+            names += [commune.name, *commune.hamlets]
+        return tuple(names)
+
+    def zones(self) -> tuple[Zone, ...]:
+        """Each commune, then its hamlets, in the file's order (the whole territory left out)."""
+        return tuple(zone for c in self.communes for zone in (Zone(c.name), *(Zone(c.name, h) for h in c.hamlets)))
+
+    def zone(self, name: str) -> Zone:
+        """The zone called `name`: "tout" (or the territory's name) for everyone, a commune (or one of its other
+        names, "Saint-Médard") with its hamlets, or a hamlet ("Granges-Basses" without its article too).
+        Raises UnknownZoneError, listing the valid zones, for anything else."""
+        said = normalize(name or "")
+        if said in {normalize(w) for w in _EVERYONE_WORDS} or said == normalize(self.name):
+            return Zone(None)
+        place = self._whole.get(f" {said} ")
+        if place is None:
+            raise UnknownZoneError(name.strip(), self.zone_names())
+        return Zone(place.commune, place.hamlet)
+
+    def commune(self, name: str) -> Commune | None:
+        """The commune called `name` (or one of its other names), whatever its case or accents; None for a
+        hamlet or an unknown name."""
+        place = self._whole.get(f" {normalize(name or '')} ")
+        if place is None or place.hamlet is not None:
+            return None
+        return next(c for c in self.communes if c.name == place.commune)
 
 
 def _spoken_forms(name: str) -> list[str]:

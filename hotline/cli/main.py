@@ -13,6 +13,7 @@ from hotline.cli import (
     kb_commands,
     open311_commands,
     opendata_commands,
+    residents_commands,
     say_command,
     serve_command,
     transcribe_command,
@@ -26,6 +27,7 @@ app.add_typer(asterisk_commands.app, name="asterisk")
 app.add_typer(agent_commands.app, name="agent")
 app.add_typer(open311_commands.app, name="open311")
 app.add_typer(opendata_commands.app, name="opendata")
+app.add_typer(residents_commands.app, name="residents")
 app.command("serve")(serve_command.serve)
 app.command("transcribe")(transcribe_command.transcribe)
 app.command("say")(say_command.say)

@@ -60,3 +60,12 @@ class CallbackState(StrEnum):
     DONE = "done"
     FAILED = "failed"  # gave up after the maximum number of attempts
     CANCELLED = "cancelled"
+
+
+class ResidentChannel(StrEnum):
+    """How a resident gave (or withdrew) their consent to the alerts."""
+
+    PHONE = "phone"  # on the numéro vert, by the IVR
+    AGENT = "agent"  # to an agent, who registered them from /residents
+    IMPORT = "import"  # a list the city already held with each person's consent (a paper form, the old service)
+    WEB = "web"  # the city's website

@@ -9,7 +9,7 @@ Conventions:
   mode on SQLite can find and alter them later.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
@@ -24,6 +24,7 @@ from hotline.domain.enums import (
     CallbackState,
     CallOutcome,
     QueueEntryState,
+    ResidentChannel,
     TicketStatus,
 )
 from hotline.domain.roles import Role
@@ -60,6 +61,8 @@ REASON_LENGTH = 500
 ACTION_LENGTH = 64
 TARGET_LENGTH = 200
 HASH_LENGTH = 255
+E164_LENGTH = 16  # "+" and at most 15 digits
+HAMLET_LENGTH = 64
 
 DEFAULT_PRIORITY = 0  # higher numbers are served first; crisis topics raise it
 
@@ -436,3 +439,26 @@ class CrisisState(SQLModel, table=True):
     recording: str | None = Field(default=None, max_length=RECORDING_NAME_LENGTH)  # an uploaded pre-announcement
     pinned_faq_id: str | None = Field(default=None, max_length=FAQ_ID_LENGTH)  # wins the matching when close
     overflow_wait_s: float | None = None  # above this expected wait, callers are offered the callback at once
+
+
+# ---------------------------------------------------------------------------------------- alert register
+
+
+class Resident(SQLModel, table=True):
+    """A person registered for Aurevault Alerte (alerts by voice call), with their consent.
+
+    One row per number (E.164): registering it again updates the row. An opted-out resident keeps their row (so
+    that the opt-out is remembered) but is never targeted again until they give a new consent."""
+
+    __tablename__ = "resident"
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone_e164: str = Field(max_length=E164_LENGTH, unique=True, index=True)
+    name: str = Field(max_length=DISPLAY_NAME_LENGTH)
+    commune: str = Field(max_length=COMMUNE_LENGTH, index=True)  # a commune of kb/territory.yaml
+    hamlet: str | None = Field(default=None, max_length=HAMLET_LENGTH)  # one of that commune's hamlets
+    consent_date: date
+    consent_channel: ResidentChannel = Field(sa_type=StrEnumType(ResidentChannel))
+    created_at: datetime = Field(default_factory=utc_now)
+    opted_out_at: datetime | None = Field(default=None, index=True)
+    opt_out_channel: ResidentChannel | None = Field(default=None, sa_type=StrEnumType(ResidentChannel))

@@ -24,6 +24,7 @@ from hotline.web.routes import (
     open311_api,
     opendata,
     pages,
+    resident_pages,
     supervision_api,
     ticket_pages,
     wallboard_pages,
@@ -32,7 +33,7 @@ from hotline.web.templating import TEMPLATES
 
 TITLE = "Numéro vert — Aurevault Agglomération"
 # A refusal on these is a page; elsewhere (the APIs) it is JSON.
-STAFF_PAGES = ("/console", "/tickets", "/admin", "/wallboard")
+STAFF_PAGES = ("/console", "/tickets", "/admin", "/wallboard", "/residents")
 PAGE_TITLES = {403: "Accès refusé", 404: "Introuvable"}
 
 
@@ -59,6 +60,7 @@ def create_web_app(parts: WebParts, lifespan: StatelessLifespan[FastAPI] | None 
         console_parts.router,
         ticket_pages.router,
         admin_pages.router,
+        resident_pages.router,
         open311_api.router,
         supervision_api.router,
         crisis_api.router,

@@ -82,9 +82,13 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/tickets/{number}/status"): SIGNED_IN,
     ("POST", "/tickets/{number}/notes"): SIGNED_IN,
     ("POST", "/tickets/{number}/details"): SIGNED_IN,
+    ("GET", "/residents"): SIGNED_IN,
+    ("POST", "/residents"): SIGNED_IN,
+    ("POST", "/residents/{resident_id}/opt-out"): SIGNED_IN,
 }
 # An unsigned visitor is sent to /login rather than told 401.
-PAGES = {path for _, path in ACCESS if path.startswith(("/admin", "/console", "/tickets", "/wallboard"))} - {
+STAFF_PREFIXES = ("/admin", "/console", "/tickets", "/wallboard", "/residents")
+PAGES = {path for _, path in ACCESS if path.startswith(STAFF_PREFIXES)} - {
     "/console/parts/me", "/console/parts/queue", "/console/parts/callbacks", "/console/parts/crisis"}  # fmt: skip
 
 
@@ -113,6 +117,7 @@ def call(client: TestClient, method: str, path: str, headers: dict[str, str]) ->
         "{callback_id}": "999999",
         "{number}": "12345678",
         "{agent_login}": "nobody",
+        "{resident_id}": "999999",
     }
     url = path
     for placeholder, value in fillers.items():

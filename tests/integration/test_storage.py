@@ -83,6 +83,7 @@ EXPECTED_TABLES = {
     "ticket_note",
     "ticket_status_change",
     "unmatched_utterance",
+    "resident",
 }
 PARIS_WINTER = timezone(timedelta(hours=1))  # a fixed offset, so the test does not depend on tzdata
 T0 = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)

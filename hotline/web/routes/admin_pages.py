@@ -37,8 +37,13 @@ ACTION_LABELS = {
     "open311.key_added": "clé Open311 créée",
     "crisis_mode.on": "mode crise activé",
     "crisis_mode.off": "mode crise désactivé",
+    "resident.register": "habitant inscrit aux alertes",
+    "resident.opt_out": "habitant désinscrit des alertes",
+    "resident.import": "habitants importés",
 }
-DETAIL_LABELS = {"role": "rôle", "skills": "compétences", "message": "message", "from": "avant", "to": "après"}
+DETAIL_LABELS = {"role": "rôle", "skills": "compétences", "message": "message", "from": "avant", "to": "après",
+                 "change": "modification", "channel": "canal", "added": "ajoutés", "updated": "mis à jour",
+                 "merged": "doublons fusionnés"}  # fmt: skip
 
 
 def details_text(details: dict[str, Any]) -> str:
