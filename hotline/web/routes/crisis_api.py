@@ -58,10 +58,10 @@ def get_crisis(parts: PartsDep, _user: Supervisor) -> dict[str, Any]:
 def put_crisis(body: CrisisRequest, parts: PartsDep, user: Supervisor) -> dict[str, Any]:
     message = " ".join(body.message.split()) if body.message else None
     if body.pinned_faq_id and parts.kb.get(body.pinned_faq_id) is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"Aucune fiche « {body.pinned_faq_id} ».")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"Aucune fiche « {body.pinned_faq_id} ».")
     if body.recording and (parts.announcements is None or parts.announcements.recording(body.recording) is None):
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, "Cet enregistrement est introuvable : envoyez-le à nouveau."
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "Cet enregistrement est introuvable : envoyez-le à nouveau."
         )
     parts.crisis_mode.set(
         body.active,
@@ -81,7 +81,7 @@ async def preview(body: PreviewRequest, parts: PartsDep, _user: Supervisor) -> R
     try:
         audio = await asyncio.to_thread(studio.preview, body.text)
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return Response(audio, media_type=WAV)
 
 
@@ -93,7 +93,7 @@ async def upload_recording(file: UploadFile, parts: PartsDep, _user: Supervisor)
     try:
         imported = await asyncio.to_thread(studio.import_recording, data, file.filename or "enregistrement.wav")
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return {"recording": imported.name, "seconds": imported.seconds}
 
 
